@@ -1,0 +1,87 @@
+#include "core/autograd.h"
+
+#include <unordered_set>
+
+#include "core/error.h"
+#include "core/ops/elementwise.h"
+
+namespace qkv {
+namespace {
+thread_local bool t_grad_enabled = true;
+
+// Reverse topological order of the graph above `root` (root first), by an explicit-stack DFS so that
+// deep graphs (hundreds of layers) cannot overflow the call stack.
+std::vector<std::shared_ptr<TensorImpl>> reverse_topological(const std::shared_ptr<TensorImpl>& root) {
+  std::vector<std::shared_ptr<TensorImpl>> postorder;
+  std::unordered_set<TensorImpl*> visited{root.get()};
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [impl, next] = stack.back();
+    const Node* node = impl->grad_fn.get();
+    if (node && next < node->inputs.size()) {
+      const auto& child = node->inputs[next++].shared_impl();
+      if (visited.insert(child.get()).second) stack.emplace_back(child, 0);
+    } else {
+      postorder.push_back(impl);
+      stack.pop_back();
+    }
+  }
+  return {postorder.rbegin(), postorder.rend()};
+}
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+
+NoGrad::NoGrad() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGrad::~NoGrad() { t_grad_enabled = previous_; }
+
+void record(Tensor& out, const char* name, std::vector<Tensor> inputs, std::function<void(const Tensor&)> backward) {
+  std::erase_if(inputs, [](const Tensor& t) { return !t.requires_grad(); });
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = true;
+}
+
+Tensor& grad_buffer(const Tensor& t) {
+  Tensor& g = t.impl()->grad;
+  if (!g.defined()) g = Tensor::zeros(t.shape());
+  return g;
+}
+
+void accumulate_grad(const Tensor& t, const Tensor& g) {
+  Tensor& dst = grad_buffer(t);
+  QKV_CHECK(dst.numel() == g.numel(), "accumulate_grad: gradient of shape ", str(g.shape()), " for a tensor of shape ",
+            str(t.shape()));
+  float* d = dst.data();
+  const float* s = g.data();
+  for (int64_t i = 0, n = dst.numel(); i < n; ++i) d[i] += s[i];
+}
+
+void Tensor::backward() const {
+  QKV_CHECK(defined(), "backward: the tensor is undefined");
+  QKV_CHECK(numel() == 1, "backward: expected a scalar (one element) loss, got shape ", str(shape()));
+  QKV_CHECK(!impl_->graph_released,
+            "backward: the graph of this tensor was already released by an earlier "
+            "backward pass (run the forward pass again)");
+  QKV_CHECK(requires_grad(),
+            "backward: the tensor does not require a gradient (no input requires one, or it "
+            "was computed under NoGrad)");
+  NoGrad no_grad;  // backward functions use ops too; they must not record
+  std::vector<std::shared_ptr<TensorImpl>> order = reverse_topological(impl_);
+  accumulate_grad(*this, Tensor::ones(shape()));
+  for (auto& impl : order) {
+    if (impl->grad_fn) {
+      if (impl->grad.defined()) impl->grad_fn->backward(impl->grad);
+      // Release the graph as we go, so saved activations return to the allocator during backward.
+      impl->grad_fn.reset();
+      impl->graph_released = true;
+      impl->grad = Tensor();  // gradients of non-leaves are not kept
+    }
+    impl.reset();
+  }
+}
+
+}  // namespace qkv

@@ -1,0 +1,70 @@
+// Define-by-run reverse-mode autograd: the graph node each op records, the backward pass, NoGrad.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace qkv {
+
+// One recorded op. `backward` receives d(loss)/d(output) and adds into the gradients of `inputs`
+// (through grad_buffer). It captures only what it needs, and never the output tensor itself (that would
+// be a reference cycle); ops that need their output capture output.detach().
+struct Node {
+  const char* name;
+  std::vector<Tensor> inputs;
+  std::function<void(const Tensor& dout)> backward;
+};
+
+struct Storage {
+  float* data = nullptr;
+  int64_t n = 0;
+  explicit Storage(int64_t n);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  bool requires_grad = false;
+  bool graph_released = false;  // set on non-leaves once a backward pass went through them
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;  // the op that made this tensor; null for leaves
+};
+
+// NOTE [grad mode]: whether ops record a graph is per thread, as in PyTorch; this is one of the two kinds of
+// global state qkv has (the other is the thread and RNG settings).
+bool grad_enabled();
+
+// RAII guard: no graph is recorded while it lives (evaluation, generation).
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when grad mode is on and any of the tensors requires a gradient: the op must record a node.
+template <class... Ts>
+bool needs_grad(const Ts&... ts) {
+  return grad_enabled() && (ts.requires_grad() || ...);
+}
+
+// Attaches a node to `out`, making it require a gradient. Only inputs that require a gradient are kept.
+void record(Tensor& out, const char* name, std::vector<Tensor> inputs, std::function<void(const Tensor&)> backward);
+
+// The gradient buffer of `t`, allocated as zeros on first use; backward functions add into it.
+Tensor& grad_buffer(const Tensor& t);
+
+// Adds `g` into t's gradient (for backward functions whose gradient is already a whole tensor).
+void accumulate_grad(const Tensor& t, const Tensor& g);
+
+}  // namespace qkv

@@ -1,0 +1,125 @@
+// Forward and backward of matmul. With C = op(A) op(B):  dop(A) = dC op(B)^T,  dop(B) = op(A)^T dC,
+// and each is written to the stored layout of A or B by choosing the BLAS transpose flags.
+#include "core/ops/matmul.h"
+
+#include <cblas.h>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/threads.h"
+
+namespace qkv {
+
+void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
+          float beta, float* C) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // BLAS rejects a leading dimension of 0; the product of empty matrices is 0
+    for (int64_t i = 0; i < M * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A,
+              static_cast<int>(transpose_a ? M : K), B, static_cast<int>(transpose_b ? K : N), beta, C,
+              static_cast<int>(N));
+}
+
+namespace {
+
+// Which stored matrix of A, B and C each output batch uses, after broadcasting the batch dimensions.
+struct BatchPlan {
+  int64_t M, N, K;
+  std::vector<int64_t> a, b;      // matrix index into A and B for output batch i (C uses i)
+  bool a_broadcast, b_broadcast;  // several output batches share one matrix of A (or B)
+};
+
+// C[ci] (+)= op(X[xi]) op(Y[yi]) for every batch; in parallel over batches when the targets are distinct and
+// the matrices are small (OpenBLAS then runs each GEMM on one thread), else one GEMM after another.
+void batched_gemm(bool tx, bool ty, int64_t M, int64_t N, int64_t K, const float* X, const std::vector<int64_t>& xi,
+                  const float* Y, const std::vector<int64_t>& yi, float beta, float* C,
+                  const std::vector<int64_t>* ci) {
+  int64_t count = static_cast<int64_t>(xi.size());
+  auto one = [&](int64_t i) {
+    gemm(tx, ty, M, N, K, X + xi[i] * M * K, Y + yi[i] * K * N, beta, C + (ci ? (*ci)[i] : i) * M * N);
+  };
+  bool parallel = ci == nullptr && count >= threads() && M * N * K <= (int64_t{1} << 21);
+  if (parallel) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i) one(i);
+  } else {
+    for (int64_t i = 0; i < count; ++i) one(i);
+  }
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  QKV_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected tensors of rank >= 2, got ", str(a.shape()), " and ",
+            str(b.shape()));
+  int64_t M = a.size(transpose_a ? -1 : -2), Ka = a.size(transpose_a ? -2 : -1);
+  int64_t Kb = b.size(transpose_b ? -1 : -2), N = b.size(transpose_b ? -2 : -1);
+  QKV_CHECK(Ka == Kb, "matmul: inner dimensions differ: ", str(a.shape()), (transpose_a ? " (transposed)" : ""), " @ ",
+            str(b.shape()), (transpose_b ? " (transposed)" : ""), " (", Ka, " vs ", Kb, ")");
+  int64_t K = Ka;
+  QKV_CHECK(a.numel() < (int64_t{1} << 31) && b.numel() < (int64_t{1} << 31), "matmul: operands ", str(a.shape()),
+            " and ", str(b.shape()), " exceed the 2^31 elements BLAS indexes");
+  Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(ba, bb, "matmul (batch dimensions)");
+
+  BatchPlan plan{M, N, K, {}, {}, false, false};
+  if (bb.empty() && !transpose_a) {
+    // b is one matrix: fold a's batch into its rows, one GEMM [batch * M, K] @ [K, N].
+    plan.M = M * numel(ba);
+    plan.a = plan.b = {0};
+  } else {
+    std::vector<int64_t> sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
+    int64_t count = numel(batch);
+    plan.a.resize(count);
+    plan.b.resize(count);
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t rest = i, ia = 0, ib = 0;
+      for (size_t d = batch.size(); d-- > 0;) {
+        ia += (rest % batch[d]) * sa[d];
+        ib += (rest % batch[d]) * sb[d];
+        rest /= batch[d];
+      }
+      plan.a[i] = ia;
+      plan.b[i] = ib;
+    }
+    plan.a_broadcast = numel(ba) != count;
+    plan.b_broadcast = numel(bb) != count;
+  }
+
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = Tensor::empty(out_shape);
+  batched_gemm(transpose_a, transpose_b, plan.M, N, K, a.data(), plan.a, b.data(), plan.b, 0.0f, out.data(), nullptr);
+
+  if (needs_grad(a, b)) {
+    record(out, "matmul", {a, b}, [a, b, plan, transpose_a, transpose_b](const Tensor& dout) {
+      int64_t M = plan.M, N = plan.N, K = plan.K;
+      std::vector<int64_t> c(plan.a.size());
+      for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int64_t>(i);
+      if (a.requires_grad()) {
+        float* da = grad_buffer(a).data();
+        // Shared matrices of A take several contributions: write them one after another (targets given).
+        const std::vector<int64_t>* targets = plan.a_broadcast ? &plan.a : nullptr;
+        if (!transpose_a)  // dA[M, K] += dC[M, N] op(B)^T
+          batched_gemm(false, !transpose_b, M, K, N, dout.data(), c, b.data(), plan.b, 1.0f, da, targets);
+        else  // dA[K, M] += op(B) dC^T
+          batched_gemm(transpose_b, true, K, M, N, b.data(), plan.b, dout.data(), c, 1.0f, da, targets);
+      }
+      if (b.requires_grad()) {
+        float* db = grad_buffer(b).data();
+        const std::vector<int64_t>* targets = plan.b_broadcast ? &plan.b : nullptr;
+        if (!transpose_b)  // dB[K, N] += op(A)^T dC
+          batched_gemm(!transpose_a, false, K, N, M, a.data(), plan.a, dout.data(), c, 1.0f, db, targets);
+        else  // dB[N, K] += dC^T op(A)
+          batched_gemm(true, transpose_a, N, K, M, dout.data(), c, a.data(), plan.a, 1.0f, db, targets);
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace qkv

@@ -1,0 +1,16 @@
+// Matrix product through cblas_sgemm: 2-D and batched (leading dimensions broadcast), transposes as flags.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace qkv {
+
+// a [..., M, K] (stored [..., K, M] when transpose_a), b [..., K, N] (stored [..., N, K] when transpose_b)
+// -> [..., M, N]. The flags tell BLAS to read the stored matrix transposed; nothing is copied.
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+
+// C[M, N] = op(A)[M, K] op(B)[K, N] + beta C, on raw row-major buffers. For kernels that call BLAS directly.
+void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
+          float beta, float* C);
+
+}  // namespace qkv

@@ -1,0 +1,22 @@
+// The thread setting shared by qkv's OpenMP loops and OpenBLAS, and the grain below which loops run serially.
+#pragma once
+
+#include <cstdint>
+
+namespace qkv {
+
+// Sets OpenMP and OpenBLAS together. n <= 0 restores the default: OMP_NUM_THREADS if set, else all cores.
+void set_threads(int n);
+int threads();
+
+// Elementwise loops shorter than this run on one thread: below it, waking the pool costs more than it saves.
+constexpr int64_t kGrain = 1 << 14;
+
+// Reductions sum fixed chunks of this many elements and then add the chunk sums in order, so the result
+// does not depend on the thread count.
+constexpr int64_t kReduceChunk = 1 << 12;
+
+// 2 when OpenBLAS is the OpenMP build (the one qkv needs: one thread pool), 1 for pthreads, 0 sequential.
+int blas_parallel_mode();
+
+}  // namespace qkv
