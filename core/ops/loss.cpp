@@ -54,14 +54,14 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
     record(loss, "cross_entropy", {logits},
            [logits, lse, tv = targets.data, ignore_index, eps, counted, N, V](const Tensor& dloss) {
              float* dz = grad_buffer(logits).data();
-             const float *z = logits.data(), *plse = lse.data();
+             const float *zs = logits.data(), *lses = lse.data();
              float scale = dloss.item() / static_cast<float>(counted), smooth = eps / static_cast<float>(V);
 #pragma omp parallel for if (N * V >= kGrain) schedule(static)
              for (int64_t i = 0; i < N; ++i) {
                if (tv[i] == ignore_index) continue;
                for (int64_t v = 0; v < V; ++v) {
                  float q = smooth + (v == tv[i] ? 1.0f - eps : 0.0f);
-                 dz[i * V + v] += (std::exp(z[i * V + v] - plse[i]) - q) * scale;
+                 dz[i * V + v] += (std::exp(zs[i * V + v] - lses[i]) - q) * scale;
                }
              }
            });

@@ -97,7 +97,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 
   if (needs_grad(a, b)) {
     record(out, "matmul", {a, b}, [a, b, plan, transpose_a, transpose_b](const Tensor& dout) {
-      int64_t M = plan.M, N = plan.N, K = plan.K;
+      int64_t Mp = plan.M, Np = plan.N, Kp = plan.K;
       std::vector<int64_t> c(plan.a.size());
       for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int64_t>(i);
       if (a.requires_grad()) {
@@ -105,17 +105,17 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
         // Shared matrices of A take several contributions: write them one after another (targets given).
         const std::vector<int64_t>* targets = plan.a_broadcast ? &plan.a : nullptr;
         if (!transpose_a)  // dA[M, K] += dC[M, N] op(B)^T
-          batched_gemm(false, !transpose_b, M, K, N, dout.data(), c, b.data(), plan.b, 1.0f, da, targets);
+          batched_gemm(false, !transpose_b, Mp, Kp, Np, dout.data(), c, b.data(), plan.b, 1.0f, da, targets);
         else  // dA[K, M] += op(B) dC^T
-          batched_gemm(transpose_b, true, K, M, N, b.data(), plan.b, dout.data(), c, 1.0f, da, targets);
+          batched_gemm(transpose_b, true, Kp, Mp, Np, b.data(), plan.b, dout.data(), c, 1.0f, da, targets);
       }
       if (b.requires_grad()) {
         float* db = grad_buffer(b).data();
         const std::vector<int64_t>* targets = plan.b_broadcast ? &plan.b : nullptr;
         if (!transpose_b)  // dB[K, N] += op(A)^T dC
-          batched_gemm(!transpose_a, false, K, N, M, a.data(), plan.a, dout.data(), c, 1.0f, db, targets);
+          batched_gemm(!transpose_a, false, Kp, Np, Mp, a.data(), plan.a, dout.data(), c, 1.0f, db, targets);
         else  // dB[N, K] += dC^T op(A)
-          batched_gemm(true, transpose_a, N, K, M, dout.data(), c, a.data(), plan.a, 1.0f, db, targets);
+          batched_gemm(true, transpose_a, Np, Kp, Mp, dout.data(), c, a.data(), plan.a, 1.0f, db, targets);
       }
     });
   }

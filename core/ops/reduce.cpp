@@ -37,9 +37,9 @@ Tensor scaled_sum(const Tensor& x, float scale, const char* name) {
   if (needs_grad(x)) {
     record(y, name, {x}, [x, scale](const Tensor& dy) {
       float g = dy.item() * scale, *dx = grad_buffer(x).data();
-      int64_t n = x.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
-      for (int64_t i = 0; i < n; ++i) dx[i] += g;
+      int64_t count = x.numel();
+#pragma omp parallel for if (count >= kGrain) schedule(static)
+      for (int64_t i = 0; i < count; ++i) dx[i] += g;
     });
   }
   return y;
@@ -64,9 +64,9 @@ Tensor scaled_sum_axis(const Tensor& x, int axis, bool keepdim, float scale, con
     record(y, name, {x}, [x, s, scale](const Tensor& dy) {
       float* dx = grad_buffer(x).data();
       const float* pdy = dy.data();
-      int64_t outputs = s.outer * s.inner;
-#pragma omp parallel for if (outputs * s.size >= kGrain) schedule(static)
-      for (int64_t j = 0; j < outputs; ++j) {
+      int64_t count = s.outer * s.inner;
+#pragma omp parallel for if (count * s.size >= kGrain) schedule(static)
+      for (int64_t j = 0; j < count; ++j) {
         int64_t o = j / s.inner, i = j % s.inner;
         float g = pdy[j] * scale, *row = dx + o * s.size * s.inner + i;
         for (int64_t k = 0; k < s.size; ++k) row[k * s.inner] += g;

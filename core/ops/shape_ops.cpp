@@ -125,15 +125,15 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
   }
   if (std::any_of(xs.begin(), xs.end(), [](const Tensor& x) { return needs_grad(x); })) {
     record(y, "concat", xs, [xs, so, a](const Tensor& dy) {
-      int64_t offset = 0;
+      int64_t start = 0;
       for (const Tensor& x : xs) {
         int64_t width = x.shape()[a] * so.inner;
         if (x.requires_grad()) {
           float* dx = grad_buffer(x).data();
           for (int64_t o = 0; o < so.outer; ++o)
-            for (int64_t j = 0; j < width; ++j) dx[o * width + j] += dy.data()[o * so.size * so.inner + offset + j];
+            for (int64_t j = 0; j < width; ++j) dx[o * width + j] += dy.data()[o * so.size * so.inner + start + j];
         }
-        offset += width;
+        start += width;
       }
     });
   }
