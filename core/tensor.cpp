@@ -131,7 +131,10 @@ Tensor Tensor::grad() const { return checked(impl_.get(), "grad").grad; }
 void Tensor::zero_grad() {
   checked(impl_.get(), "zero_grad");
   Tensor& g = impl_->grad;
-  if (g.defined()) std::fill_n(g.data(), g.numel(), 0.0f);
+  if (g.defined())
+    std::fill_n(g.data(), g.numel(), 0.0f);
+  else if (impl_->requires_grad)
+    g = zeros(impl_->shape);  // allocated now, so a training loop's first step already holds every buffer
 }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {

@@ -55,7 +55,7 @@ class Tensor {
   Tensor& set_requires_grad(bool on);  // only on leaves
   bool is_leaf() const;
   Tensor grad() const;  // undefined until a backward pass reaches this tensor
-  void zero_grad();     // sets .grad() to zeros in place (keeps the buffer)
+  void zero_grad();     // sets .grad() to zeros in place, allocating it for a tensor that requires grad
   void backward() const;
 
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
