@@ -3,6 +3,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/ops/attention.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/index.h"
@@ -10,6 +11,7 @@
 #include "core/ops/loss.h"
 #include "core/ops/matmul.h"
 #include "core/ops/reduce.h"
+#include "core/ops/rope.h"
 #include "core/ops/shape_ops.h"
 #include "core/ops/softmax.h"
 #include "core/rng.h"

@@ -116,7 +116,7 @@ bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Tensor& Tensor::set_requires_grad(bool on) {
   QKV_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can change requires_grad (this one was made by ",
-            impl_->grad_fn->name, ")");
+            impl_->grad_fn ? impl_->grad_fn->name : "an op whose graph is released", ")");
   impl_->requires_grad = on;
   return *this;
 }

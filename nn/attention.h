@@ -1,0 +1,50 @@
+// Multi-head attention: self-attention with a fused QKV projection, or cross-attention; KV cache for decoding.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "nn/layers.h"
+
+namespace qkv {
+
+// Keys and values seen so far, [B, NH, T, hs] each. For cross-attention they are the projected encoder
+// memory, computed once per source.
+struct KVCache {
+  Tensor k, v;
+  int64_t length() const { return k.defined() ? k.size(2) : 0; }
+};
+
+struct AttentionCall {
+  bool causal = false;
+  const Mask* key_padding = nullptr;  // [B, Tk], 1 = padding
+  KVCache* cache = nullptr;           // decoding: extended (self) or filled once (cross)
+  Tensor* weights_out = nullptr;      // receives [B, NH, Tq, Tk] for inspection
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  // cross: queries from x, keys and values from a memory; rope: rotate q and k by position (self only).
+  MultiHeadAttention(int64_t d_model, int64_t n_head, bool bias, float dropout, bool cross, bool rope,
+                     DropoutHandle context);
+
+  Tensor forward(const Tensor& x, const AttentionCall& call = {});                        // self: x [B, T, C]
+  Tensor forward(const Tensor& x, const Tensor& memory, const AttentionCall& call = {});  // cross
+
+  int64_t n_head() const { return n_head_; }
+
+ private:
+  Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionCall& call);
+
+  int64_t d_model_, n_head_;
+  float dropout_;
+  bool rope_;
+  DropoutHandle context_;
+  std::shared_ptr<Linear> c_attn_;  // self: [3C, C] -> q, k, v
+  std::shared_ptr<Linear> c_q_;     // cross: [C, C] on x
+  std::shared_ptr<Linear> c_kv_;    // cross: [2C, C] on the memory
+  std::shared_ptr<Linear> c_proj_;
+  std::shared_ptr<Dropout> resid_dropout_;
+};
+
+}  // namespace qkv

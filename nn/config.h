@@ -1,0 +1,38 @@
+// ModelConfig: the typed description of a model, shared by the three model kinds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace qkv {
+
+enum class ModelKind { Gpt, Encoder, Seq2Seq };
+enum class Norm { Pre, Post };                       // LayerNorm before each sublayer (+ a final one) or after
+enum class Positions { Learned, Sinusoidal, Rope };  // added to embeddings, or rotating q and k
+enum class Activation { Gelu, Relu };
+enum class Pooling { Cls, Mean };  // classification: the first token's state, or the mean over real tokens
+
+struct ModelConfig {
+  ModelKind kind = ModelKind::Gpt;
+  int64_t n_layer = 4, n_head = 4, d_model = 128;
+  int64_t d_ff = 0;  // 0 means 4 * d_model
+  int64_t block_size = 64;
+  int64_t vocab_size = 0;
+  float dropout = 0.0f;
+  bool bias = false;
+  Norm norm = Norm::Pre;
+  Positions positions = Positions::Learned;
+  Activation activation = Activation::Gelu;
+  int64_t n_classes = 0;  // > 0 adds a classification head to the encoder
+  Pooling pooling = Pooling::Cls;
+  int32_t pad_id = -1;  // the padding token (encoder and seq2seq), -1 when the vocabulary has none
+
+  int64_t ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }
+  int64_t head_size() const { return d_model / n_head; }
+  // Throws qkv::Error naming the first bad field (sizes, n_head dividing d_model, pad_id in the vocabulary).
+  void validate() const;
+};
+
+const char* name(ModelKind kind);
+
+}  // namespace qkv

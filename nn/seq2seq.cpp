@@ -1,0 +1,83 @@
+#include "nn/seq2seq.h"
+
+#include <cmath>
+
+#include "core/ops.h"
+#include "nn/encoder.h"
+
+namespace qkv {
+
+Seq2Seq::Seq2Seq(const ModelConfig& config) : config_(config), context_(std::make_shared<DropoutContext>()) {
+  config_.validate();
+  const ModelConfig& c = config_;
+  embed_ = register_module("embed", std::make_shared<Embedding>(c.vocab_size, c.d_model));
+  auto encoder = register_module("encoder", std::make_shared<ModuleList>());
+  auto decoder = register_module("decoder", std::make_shared<ModuleList>());
+  if (c.positions == Positions::Learned) {
+    enc_wpe_ = encoder->add("wpe", std::make_shared<LearnedPositions>(c.block_size, c.d_model));
+    dec_wpe_ = decoder->add("wpe", std::make_shared<LearnedPositions>(c.block_size, c.d_model));
+  }
+  if (c.positions == Positions::Sinusoidal)
+    sinusoids_ = register_module("positions", std::make_shared<SinusoidalPositions>(c.block_size, c.d_model));
+  drop_ = register_module("drop", std::make_shared<Dropout>(c.dropout, context_));
+  auto eh = encoder->add("h", std::make_shared<ModuleList>());
+  auto dh = decoder->add("h", std::make_shared<ModuleList>());
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    enc_.push_back(eh->add(std::to_string(i), std::make_shared<EncoderLayer>(c, context_)));
+    dec_.push_back(dh->add(std::to_string(i), std::make_shared<DecoderLayer>(c, true, context_)));
+  }
+  if (c.norm == Norm::Pre) {
+    enc_ln_f_ = encoder->add("ln_f", std::make_shared<LayerNorm>(c.d_model, c.bias));
+    dec_ln_f_ = decoder->add("ln_f", std::make_shared<LayerNorm>(c.d_model, c.bias));
+  }
+}
+
+void Seq2Seq::init_weights(Rng& rng) {
+  for (auto& [name, p] : named_parameters()) {
+    if (p.dim() < 2) continue;  // biases stay zero, LayerNorm weights one
+    float bound = std::sqrt(6.0f / static_cast<float>(p.size(0) + p.size(1)));  // fan_out + fan_in
+    Tensor init = Tensor::uniform(p.shape(), rng, -bound, bound);
+    std::copy_n(init.data(), p.numel(), p.data());
+  }
+}
+
+Tensor Seq2Seq::embed(const Ids& ids, int64_t offset, const LearnedPositions* learned) {
+  QKV_CHECK(ids.shape.size() == 2, "seq2seq: expected token ids of shape [B, T], got ", str(ids.shape));
+  QKV_CHECK(ids.shape[1] > 0 && offset + ids.shape[1] <= config_.block_size, "seq2seq: ", offset + ids.shape[1],
+            " tokens exceed block_size ", config_.block_size);
+  Tensor x = embed_->forward(ids) * std::sqrt(static_cast<float>(config_.d_model));  // section 3.4
+  return drop_->forward(add_positions(x, learned, sinusoids_.get(), offset));
+}
+
+Tensor Seq2Seq::encode(const Ids& src, const Mask* src_padding) {
+  Tensor x = embed(src, 0, enc_wpe_.get());
+  for (auto& layer : enc_) x = layer->forward(x, src_padding);
+  return enc_ln_f_ ? enc_ln_f_->forward(x) : x;
+}
+
+Tensor Seq2Seq::decode(const Ids& tgt, const Tensor& memory, const Mask* src_padding,
+                       std::vector<DecoderLayerCache>* cache, bool last_only) {
+  if (cache && cache->empty()) cache->resize(dec_.size());
+  int64_t offset = cache ? (*cache)[0].self.length() : 0;
+  Tensor x = embed(tgt, offset, dec_wpe_.get());
+  for (size_t i = 0; i < dec_.size(); ++i) x = dec_[i]->forward(x, memory, src_padding, cache ? &(*cache)[i] : nullptr);
+  if (dec_ln_f_) x = dec_ln_f_->forward(x);
+  if (last_only) x = slice(x, 1, x.size(1) - 1, x.size(1));
+  return matmul(x, embed_->weight, false, true);  // tied output projection: [B, T, V]
+}
+
+ModelOutput Seq2Seq::forward(const Ids& src, const Ids& tgt, const Ids* targets, float label_smoothing) {
+  Mask src_padding = padding_mask(src, config_.pad_id);
+  ModelOutput out;
+  out.logits = decode(tgt, encode(src, &src_padding), &src_padding);
+  if (targets) {
+    QKV_CHECK(targets->shape == tgt.shape, "seq2seq: expected targets of shape ", str(tgt.shape), ", got ",
+              str(targets->shape));
+    int64_t n = targets->numel();
+    out.loss = cross_entropy(out.logits.reshape({n, config_.vocab_size}), Ids(targets->data, {n}), config_.pad_id,
+                             label_smoothing);
+  }
+  return out;
+}
+
+}  // namespace qkv
