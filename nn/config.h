@@ -11,6 +11,7 @@ enum class Norm { Pre, Post };                       // LayerNorm before each su
 enum class Positions { Learned, Sinusoidal, Rope };  // added to embeddings, or rotating q and k
 enum class Activation { Gelu, Relu };
 enum class Pooling { Cls, Mean };  // classification: the first token's state, or the mean over real tokens
+enum class AttentionKind { Full, Local, Linear };  // exact softmax attention; the other two come later
 
 struct ModelConfig {
   ModelKind kind = ModelKind::Gpt;
@@ -25,6 +26,8 @@ struct ModelConfig {
   Activation activation = Activation::Gelu;
   int64_t n_classes = 0;  // > 0 adds a classification head to the encoder
   Pooling pooling = Pooling::Cls;
+  AttentionKind attention = AttentionKind::Full;
+  int64_t window = 128;  // local attention's window
   int32_t pad_id = -1;  // the padding token (encoder and seq2seq), -1 when the vocabulary has none
 
   int64_t ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }

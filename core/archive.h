@@ -1,0 +1,84 @@
+// Checked binary archives over cereal: fixed-width values, and lengths checked before anything is allocated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace cereal {
+class PortableBinaryOutputArchive;
+class PortableBinaryInputArchive;
+}  // namespace cereal
+
+namespace qkv {
+
+// NOTE [archives]: cereal writes the fixed-width values (little-endian, portable); lengths are uint64 and
+// every length read is checked against the bytes that remain before a buffer is sized, because cereal's
+// own vector and string loading passes a length from the file straight to resize(). Never size_t, never
+// polymorphic type names: an archive's layout is exactly the sequence of write calls.
+class ArchiveWriter {
+ public:
+  ArchiveWriter();
+  ~ArchiveWriter();
+  void u8(uint8_t v);
+  void i32(int32_t v);
+  void u32(uint32_t v);
+  void i64(int64_t v);
+  void u64(uint64_t v);
+  void f32(float v);
+  void f64(double v);
+  void str(std::string_view s);
+  void floats(const float* data, int64_t n);  // length, then the values
+  void i32s(const std::vector<int32_t>& v);
+  std::string bytes();  // everything written so far
+
+ private:
+  void raw(const void* data, uint64_t n);
+  std::ostringstream os_;
+  std::unique_ptr<cereal::PortableBinaryOutputArchive> ar_;
+};
+
+class ArchiveReader {
+ public:
+  // `source` names the file in error messages ("ckpt.qkv").
+  ArchiveReader(std::string bytes, std::string source);
+  ~ArchiveReader();
+  uint8_t u8(const char* what);
+  int32_t i32(const char* what);
+  uint32_t u32(const char* what);
+  int64_t i64(const char* what);
+  uint64_t u64(const char* what);
+  float f32(const char* what);
+  double f64(const char* what);
+  std::string str(const char* what);
+  std::vector<float> floats(const char* what);
+  std::vector<int32_t> i32s(const char* what);
+  uint64_t offset() const { return offset_; }
+  uint64_t remaining() const { return size_ - offset_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  void need(uint64_t n, const char* what);  // throws qkv::Error unless n bytes remain
+  template <class T>
+  T value(const char* what);
+  uint64_t length(uint64_t element_size, const char* what);
+  void raw(void* data, uint64_t n);
+  std::string source_;
+  uint64_t size_, offset_ = 0;
+  std::istringstream is_;
+  std::unique_ptr<cereal::PortableBinaryInputArchive> ar_;
+};
+
+// FNV-1a, 64-bit: the checksum over a checkpoint's payload.
+uint64_t fnv1a64(std::string_view bytes);
+
+// The whole file as bytes; a qkv::Error naming the path when it cannot be read (missing, a directory, ...).
+std::string read_file(const std::string& path);
+// Writes to PATH.tmp, flushes and fsyncs, then renames over PATH: a crash leaves the old file or the new one.
+void write_file_atomic(const std::string& path, std::string_view bytes);
+
+}  // namespace qkv
