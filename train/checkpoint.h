@@ -1,0 +1,52 @@
+// Checkpoints (.qkv): everything a run needs to continue exactly, in one checked, versioned, atomic file.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/module.h"
+
+namespace qkv {
+
+// Where a run stands between two steps. Dropout masks and evaluation batches are keyed by (seed, step),
+// so besides the step only the training batch stream has state to keep.
+struct TrainState {
+  int64_t step = 0;            // updates done
+  uint64_t data_offset = 0;    // position of the training batch stream (Rng offset)
+  double best_val_loss = NAN;  // NaN until the first evaluation
+  int64_t skipped = 0;         // updates skipped for a non-finite loss
+  double elapsed_s = 0.0;      // training time so far
+};
+
+// NOTE [checkpoint format]: 8 bytes of magic "QKVCKPT1", a uint32 format version, a uint64 payload length
+// and the payload's FNV-1a 64 checksum, then the payload: a checked archive (core/archive.h) of
+//   config (resolved JSON text), tokenizer (its own archive, as bytes), parameters (count, then name, rank,
+//   dims, values each), optimizer state (its own archive, as bytes; empty for an untrained checkpoint),
+//   train state.
+// The version changes whenever this layout does; older versions are refused with a message.
+struct Checkpoint {
+  std::string config_json;
+  std::string tokenizer;
+  std::vector<std::pair<std::string, Tensor>> params;
+  std::string optimizer;
+  TrainState state;
+};
+
+constexpr uint32_t kCheckpointVersion = 1;
+
+// Written to PATH.tmp, flushed, then renamed over PATH.
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
+// Checks magic, version, length and checksum before reading anything else; every failure is a qkv::Error.
+Checkpoint load_checkpoint(const std::string& path);
+
+// Copies `params` into the model's parameters by name. Strict: every name must match both ways with the
+// same shape, else one error lists what is missing, unexpected or of another shape. Not strict: loads the
+// matching ones and returns the names it skipped (for init_from).
+std::vector<std::string> load_parameters(Module& model, const std::vector<std::pair<std::string, Tensor>>& params,
+                                         bool strict = true);
+
+}  // namespace qkv
