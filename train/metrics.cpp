@@ -1,0 +1,54 @@
+#include "train/metrics.h"
+
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace qkv {
+
+MetricsLog::MetricsLog(const std::string& path, bool append)
+    : path_(path), file_(std::fopen(path.c_str(), append ? "a" : "w")) {
+  QKV_CHECK(file_ != nullptr, path, ": cannot be opened for writing");
+}
+
+MetricsLog::~MetricsLog() { std::fclose(file_); }
+
+void MetricsLog::write(const nlohmann::json& line) {
+  std::string s = line.dump() + "\n";
+  QKV_CHECK(std::fwrite(s.data(), 1, s.size(), file_) == s.size() && std::fflush(file_) == 0, path_,
+            ": write failed (disk full?)");
+}
+
+Progress::Progress() : tty_(::isatty(STDOUT_FILENO) == 1) {}
+
+void Progress::update(const std::string& line) {
+  if (!tty_) return print(line);
+  std::printf("\r\033[K%s", line.c_str());
+  std::fflush(stdout);
+  open_ = true;
+}
+
+void Progress::print(const std::string& line) {
+  if (open_) std::printf("\r\033[K");
+  open_ = false;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+Progress::~Progress() {
+  if (open_) std::printf("\n");
+}
+
+std::string format_duration(double seconds) {
+  long s = seconds > 0 ? static_cast<long>(seconds + 0.5) : 0;
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", s);
+  return buf;
+}
+
+}  // namespace qkv

@@ -1,0 +1,40 @@
+// What a run reports: JSON lines in OUT_DIR/metrics.jsonl, and a progress line on the terminal.
+#pragma once
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace qkv {
+
+// Appends one JSON object per line and flushes it, so a crash loses nothing already logged.
+class MetricsLog {
+ public:
+  MetricsLog(const std::string& path, bool append);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  void write(const nlohmann::json& line);
+
+ private:
+  std::string path_;
+  std::FILE* file_;
+};
+
+// On a terminal, rewrites one status line in place; otherwise prints plain lines (logs, CI).
+class Progress {
+ public:
+  Progress();
+  void update(const std::string& line);  // transient status
+  void print(const std::string& line);   // a line that stays
+  ~Progress();
+
+ private:
+  bool tty_;
+  bool open_ = false;  // a status line is on screen
+};
+
+// "1h02m", "3m05s", "12s"
+std::string format_duration(double seconds);
+
+}  // namespace qkv
