@@ -28,7 +28,7 @@ struct ModelConfig {
   Pooling pooling = Pooling::Cls;
   AttentionKind attention = AttentionKind::Full;
   int64_t window = 128;  // local attention's window
-  int32_t pad_id = -1;  // the padding token (encoder and seq2seq), -1 when the vocabulary has none
+  int32_t pad_id = -1;   // the padding token (encoder and seq2seq), -1 when the vocabulary has none
 
   int64_t ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }
   int64_t head_size() const { return d_model / n_head; }

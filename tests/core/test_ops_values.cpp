@@ -108,8 +108,8 @@ TEST_CASE("ops: matmul, transposes and batches") {
 TEST_CASE("ops: softmax, log_softmax, masked_fill") {
   Tensor x = T({0, 0, std::log(2.0f), 1000, 1000, 1000}, {2, 3});
   check_close(softmax(x), {0.25f, 0.25f, 0.5f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f});
-  check_close(log_softmax(x), {std::log(0.25f), std::log(0.25f), std::log(0.5f), -std::log(3.0f),
-                               -std::log(3.0f), -std::log(3.0f)},
+  check_close(log_softmax(x),
+              {std::log(0.25f), std::log(0.25f), std::log(0.5f), -std::log(3.0f), -std::log(3.0f), -std::log(3.0f)},
               1e-5f);
   // A causal-style mask broadcast over a batch of rows.
   Mask upper({0, 1, 0, 0}, {2, 2});

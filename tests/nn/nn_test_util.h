@@ -30,7 +30,8 @@ inline ModelConfig tiny_config(ModelKind kind) {
 
 // Compares d(loss)/d(p) from backward with central differences for every element of every tensor in
 // `params`. loss() must be deterministic. eps is small because LayerNorm of small-init embeddings is
-// strongly curved (rstd ~ 1 / 0.02): at eps 1e-2 the central difference itself is 20% off. Fails naming the parameter and element that disagree.
+// strongly curved (rstd ~ 1 / 0.02): at eps 1e-2 the central difference itself is 20% off.
+// Fails naming the parameter and element that disagree.
 inline void check_gradients(const std::vector<std::pair<std::string, Tensor>>& params,
                             const std::function<Tensor()>& loss, float eps = 1e-3f, float atol = 2e-3f,
                             float rtol = 2e-2f) {
