@@ -1,0 +1,60 @@
+// Config: the four sections of an experiment (model, data, optim, train), parsed from JSON with every key
+// checked, overridable by --set a.b=value, and printed back resolved.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nn/config.h"
+#include "train/optim.h"
+
+namespace qkv {
+
+enum class Task { Lm, Mlm, Classify, Seq2Seq };
+
+struct DataConfig {
+  Task task = Task::Lm;
+  std::string train = "data/austen.txt";
+  std::string val;                 // empty: the last val_fraction of train (LM) or of its lines (TSV)
+  std::string tokenizer = "char";  // char or bpe
+  int64_t vocab_size = 0;          // BPE target size
+  float val_fraction = 0.1f;
+  int64_t max_len = 0;  // 0 means block_size
+};
+
+struct TrainConfig {
+  int64_t batch_size = 12, grad_accum = 1, global_batch = 0, max_steps = 2000;
+  int64_t eval_interval = 250, eval_steps = 20, log_interval = 10, ckpt_interval = 250;
+  std::string out_dir = "out/gpt-baby";
+  uint64_t seed = 1337;
+  int64_t threads = 0;
+  std::string init_from;
+  bool skip_nonfinite = false;
+};
+
+struct Config {
+  ModelConfig model;
+  DataConfig data;
+  OptimConfig optim;
+  TrainConfig train;
+};
+
+// Parses a config object. Every key has a default; an unknown key (with the closest valid one), a wrong type
+// or an out-of-range value is a qkv::Error naming the key.
+Config parse_config(const nlohmann::json& j);
+nlohmann::json to_json(const Config& c);  // every key, resolved
+
+// Applies "a.b=value" to j: the value is read as JSON when it parses (numbers, true, "text"), else as a string.
+void apply_override(nlohmann::json& j, const std::string& assignment);
+
+// Reads a JSON file (syntax errors name the line and column), applies the overrides, parses.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Range checks that do not need the data (model sizes are checked once the vocabulary is known).
+void validate(const Config& c);
+
+const char* name(Task task);
+
+}  // namespace qkv
