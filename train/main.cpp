@@ -1,9 +1,15 @@
-// The qkv command line. Until the training commands exist it offers --version and `demo`, a short autograd tour.
+// The qkv command line: one binary, one subcommand per job. Errors become one line on stderr and the exit
+// codes of DESIGN.md: 2 for bad usage, config or input; 1 for an internal failure.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "core/ops.h"
+#include "train/commands.h"
+#include "train/config.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -46,23 +52,109 @@ int run_demo(int steps, uint64_t seed) {
 int main(int argc, char** argv) {
   CLI::App app{"qkv: train transformers on text, on CPUs"};
   app.set_version_flag("--version", std::string("qkv ") + QKV_VERSION);
-  app.require_subcommand(0, 1);
-  int steps = 500;
-  uint64_t seed = 1337;
+  app.require_subcommand(1);
+
+  std::string config, ckpt, out, data, resume, prompt, file, tokenizer_path, type = "bpe";
+  std::vector<std::string> sets;
+  int64_t stop_at = 0, beam = 1;
+  bool json = false;
+  qkv::SampleArgs sample;
+  int demo_steps = 500;
+  int32_t vocab_size = 512;
+
+  CLI::App* train = app.add_subcommand("train", "train a model from a JSON config");
+  train->add_option("config", config, "the JSON config (optional with --resume: the checkpoint's config is used)");
+  train->add_option("--set", sets, "override a key: --set train.max_steps=500 (repeatable)");
+  train->add_option("--resume", resume, "continue from this checkpoint");
+  train->add_option("--stop-at", stop_at, "stop after this step, saving a checkpoint as an interruption would")
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* samp = app.add_subcommand("sample", "generate text from a GPT checkpoint");
+  samp->add_option("ckpt", sample.ckpt, "checkpoint")->required();
+  samp->add_option("--prompt", sample.prompt, "text to continue (empty: a newline)");
+  samp->add_option("--tokens", sample.tokens, "new tokens")->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  samp->add_option("--temperature", sample.temperature, "0 is greedy")->check(CLI::Range(0.0f, 100.0f));
+  samp->add_option("--top-k", sample.top_k, "keep the k most likely tokens (0: off)")->check(CLI::NonNegativeNumber);
+  samp->add_option("--top-p", sample.top_p, "nucleus sampling mass (1: off)")->check(CLI::Range(0.0f, 1.0f));
+  samp->add_option("--seed", sample.seed, "random seed");
+
+  CLI::App* tr = app.add_subcommand("translate", "translate stdin line by line with a seq2seq checkpoint");
+  tr->add_option("ckpt", ckpt, "checkpoint")->required();
+  tr->add_option("--beam", beam, "beam width (1: greedy)")->check(CLI::Range(int64_t{1}, int64_t{64}));
+
+  CLI::App* cls = app.add_subcommand("classify", "label stdin line by line with an encoder classifier");
+  cls->add_option("ckpt", ckpt, "checkpoint")->required();
+
+  CLI::App* ev = app.add_subcommand("eval", "loss and perplexity (LM), accuracy (classify), BLEU (seq2seq)");
+  ev->add_option("ckpt", ckpt, "checkpoint")->required();
+  ev->add_option("--data", data, "text (LM) or TSV file")->required();
+  ev->add_flag("--json", json, "print one JSON object");
+
+  CLI::App* init = app.add_subcommand("init", "write a seeded, untrained checkpoint");
+  init->add_option("config", config, "the JSON config")->required();
+  init->add_option("--set", sets, "override a key (repeatable)");
+  init->add_option("--out", out, "checkpoint to write")->required();
+
+  CLI::App* info = app.add_subcommand("info", "what a checkpoint holds");
+  info->add_option("ckpt", ckpt, "checkpoint")->required();
+  info->add_flag("--json", json, "print one JSON object");
+
+  CLI::App* exp = app.add_subcommand("export", "write a checkpoint's weights as safetensors");
+  exp->add_option("ckpt", ckpt, "checkpoint")->required();
+  exp->add_option("--out,--to", out, "safetensors file to write")->required();
+
+  CLI::App* imp = app.add_subcommand("import", "make a checkpoint from safetensors weights");
+  imp->add_option("file", file, "safetensors file")->required();
+  imp->add_option("--config", config, "the JSON config the weights fit")->required();
+  imp->add_option("--out", out, "checkpoint to write")->required();
+
+  CLI::App* tok = app.add_subcommand("tokenizer", "train a tokenizer, encode or decode with one");
+  tok->require_subcommand(1);
+  CLI::App* tok_train = tok->add_subcommand("train", "train a tokenizer on a text file");
+  tok_train->add_option("--data", data, "text file")->required();
+  tok_train->add_option("--type", type, "char or bpe");
+  tok_train->add_option("--vocab-size", vocab_size, "BPE vocabulary size")->check(CLI::Range(256, 1 << 20));
+  tok_train->add_option("--out", out, "tokenizer file to write")->required();
+  CLI::App* tok_enc = tok->add_subcommand("encode", "stdin lines to token ids");
+  tok_enc->add_option("tokenizer", tokenizer_path, "tokenizer file")->required();
+  CLI::App* tok_dec = tok->add_subcommand("decode", "stdin lines of token ids to text");
+  tok_dec->add_option("tokenizer", tokenizer_path, "tokenizer file")->required();
+
   CLI::App* demo = app.add_subcommand("demo", "a short tour of autograd: an MLP learns XOR");
-  demo->add_option("--steps", steps, "gradient descent steps")->check(CLI::Range(1, 1000000));
-  demo->add_option("--seed", seed, "random seed");
+  demo->add_option("--steps", demo_steps, "gradient descent steps")->check(CLI::Range(1, 1000000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (demo->parsed()) return run_demo(steps, seed);
-    std::cout << app.help();
+    if (train->parsed()) {
+      QKV_CHECK(!config.empty() || !resume.empty(), "train: give a config, or --resume a checkpoint");
+      qkv::TrainOptions o{resume, sets, stop_at};
+      qkv::Config c = resume.empty() ? qkv::load_config(config, sets) : qkv::Config{};
+      return qkv::train(c, o);
+    }
+    if (samp->parsed()) qkv::cmd_sample(sample);
+    if (tr->parsed()) qkv::cmd_translate(ckpt, beam, std::cin);
+    if (cls->parsed()) qkv::cmd_classify(ckpt, std::cin);
+    if (ev->parsed()) qkv::cmd_eval(ckpt, data, json);
+    if (init->parsed()) qkv::cmd_init(config, sets, out);
+    if (info->parsed()) qkv::cmd_info(ckpt, json);
+    if (exp->parsed()) qkv::cmd_export(ckpt, out);
+    if (imp->parsed()) qkv::cmd_import(file, config, out);
+    if (tok_train->parsed()) qkv::cmd_tokenizer_train(data, type, vocab_size, out);
+    if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
+    if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
+    if (demo->parsed()) return run_demo(demo_steps, 1337);
     return 0;
   } catch (const qkv::Error& e) {
+    std::fprintf(stderr, "qkv: error: %s\n", e.what());
+    return 2;
+  } catch (const nlohmann::json::exception& e) {
+    std::fprintf(stderr, "qkv: error: %s\n", e.what());
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
     std::fprintf(stderr, "qkv: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

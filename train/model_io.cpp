@@ -1,0 +1,112 @@
+#include "train/model_io.h"
+
+#include "core/archive.h"
+#include "core/error.h"
+#include "core/rng.h"
+
+namespace qkv {
+
+DropoutContext& AnyModel::dropout_context() {
+  if (gpt) return gpt->dropout_context();
+  if (encoder) return encoder->dropout_context();
+  return seq2seq->dropout_context();
+}
+
+AnyModel build_model(const ModelConfig& config) {
+  AnyModel m;
+  switch (config.kind) {
+    case ModelKind::Gpt: {
+      auto p = std::make_shared<GPT>(config);
+      m.gpt = p.get();
+      m.module = p;
+      break;
+    }
+    case ModelKind::Encoder: {
+      auto p = std::make_shared<Encoder>(config);
+      m.encoder = p.get();
+      m.module = p;
+      break;
+    }
+    case ModelKind::Seq2Seq: {
+      auto p = std::make_shared<Seq2Seq>(config);
+      m.seq2seq = p.get();
+      m.module = p;
+      break;
+    }
+  }
+  return m;
+}
+
+void init_weights(AnyModel& model, uint64_t seed) {
+  Rng rng(seed, /*stream=*/0x1417);  // initialisation's own stream: no other use of the seed draws from it
+  if (model.gpt) model.gpt->init_weights(rng);
+  if (model.encoder) model.encoder->init_weights(rng);
+  if (model.seq2seq) model.seq2seq->init_weights(rng);
+}
+
+std::vector<std::string> task_specials(Task task) {
+  switch (task) {
+    case Task::Lm:
+      return {};
+    case Task::Mlm:
+      return {"PAD", "MASK", "CLS"};
+    case Task::Classify:
+      return {"PAD", "CLS"};
+    case Task::Seq2Seq:
+      return {"PAD", "BOS", "EOS"};
+  }
+  return {};
+}
+
+ModelConfig resolve_model_config(const Config& config, const Tokenizer& tokenizer, int64_t n_labels) {
+  ModelConfig m = config.model;
+  QKV_CHECK(m.vocab_size == 0 || m.vocab_size == tokenizer.size(), "config: model.vocab_size ", m.vocab_size,
+            " does not match the tokenizer's ", tokenizer.size(), " tokens (0 means the tokenizer's size)");
+  m.vocab_size = tokenizer.size();
+  m.pad_id = tokenizer.special("PAD");
+  if (config.data.task == Task::Classify) {
+    if (m.n_classes == 0) m.n_classes = n_labels;
+    QKV_CHECK(n_labels == 0 || m.n_classes == n_labels, "config: model.n_classes ", m.n_classes, " but the data has ",
+              n_labels, " labels");
+  }
+  m.validate();
+  return m;
+}
+
+Checkpoint make_checkpoint(const Config& config, const Tokenizer& tokenizer, const AnyModel& model,
+                           const std::vector<std::string>& labels) {
+  Checkpoint c;
+  nlohmann::json j = to_json(config);
+  j["labels"] = labels;  // not a config key: removed again on load
+  c.config_json = j.dump(2);
+  ArchiveWriter w;
+  tokenizer.write(w);
+  c.tokenizer = w.bytes();
+  c.params = model.module->named_parameters();
+  return c;
+}
+
+LoadedCheckpoint load_model(const std::string& path) {
+  LoadedCheckpoint out;
+  out.raw = load_checkpoint(path);
+  nlohmann::json j = nlohmann::json::parse(out.raw.config_json, nullptr, false);
+  QKV_CHECK(j.is_object(), path, ": the stored config is not valid JSON");
+  if (j.contains("labels")) {
+    QKV_CHECK(j["labels"].is_array(), path, ": the stored labels are not a list");
+    for (const auto& l : j["labels"]) {
+      QKV_CHECK(l.is_string(), path, ": a stored label is not a string");
+      out.labels.push_back(l.get<std::string>());
+    }
+    j.erase("labels");
+  }
+  out.config = parse_config(j);
+  ArchiveReader r(out.raw.tokenizer, path + " (tokenizer)");
+  out.tokenizer = Tokenizer::read(r);
+  out.config.model = resolve_model_config(out.config, *out.tokenizer, static_cast<int64_t>(out.labels.size()));
+  out.model = build_model(out.config.model);
+  load_parameters(*out.model.module, out.raw.params);
+  out.model.module->eval();
+  return out;
+}
+
+}  // namespace qkv

@@ -1,0 +1,51 @@
+// From a config to a model, and from a checkpoint back to the config, tokenizer and weights.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/tokenizer.h"
+#include "nn/encoder.h"
+#include "nn/gpt.h"
+#include "nn/seq2seq.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+
+namespace qkv {
+
+// One model of any kind, with typed access to it (exactly one pointer is set).
+struct AnyModel {
+  std::shared_ptr<Module> module;
+  GPT* gpt = nullptr;
+  Encoder* encoder = nullptr;
+  Seq2Seq* seq2seq = nullptr;
+  DropoutContext& dropout_context();
+};
+AnyModel build_model(const ModelConfig& config);
+void init_weights(AnyModel& model, uint64_t seed);  // the kind's own initialisation, from its own RNG stream
+
+// The special tokens a task needs (DESIGN.md): lm none; mlm PAD, MASK, CLS; classify PAD, CLS; seq2seq
+// PAD, BOS, EOS.
+std::vector<std::string> task_specials(Task task);
+
+// Fills what the data decides: vocab_size (0 means the tokenizer's; a positive value must match it),
+// pad_id, and n_classes (0 means the number of labels, when there are labels).
+ModelConfig resolve_model_config(const Config& config, const Tokenizer& tokenizer, int64_t n_labels = 0);
+
+// Everything a command needs from a checkpoint. The model is in eval mode.
+struct LoadedCheckpoint {
+  Config config;
+  std::optional<Tokenizer> tokenizer;
+  AnyModel model;
+  Checkpoint raw;
+  std::vector<std::string> labels;  // classification label names (from the config's stored extras)
+};
+LoadedCheckpoint load_model(const std::string& path);
+
+// The checkpoint of a model at a given state; the config is stored resolved, with the label names.
+Checkpoint make_checkpoint(const Config& config, const Tokenizer& tokenizer, const AnyModel& model,
+                           const std::vector<std::string>& labels);
+
+}  // namespace qkv

@@ -1,0 +1,51 @@
+#include "train/task.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace qkv {
+
+std::unique_ptr<TrainTask> make_lm_task(const Config&, std::optional<Tokenizer>);
+std::unique_ptr<TrainTask> make_classify_task(const Config&, std::optional<Tokenizer>, std::vector<std::string>);
+std::unique_ptr<TrainTask> make_seq2seq_task(const Config&, std::optional<Tokenizer>);
+
+Rng batch_rng(uint64_t seed, uint64_t purpose, uint64_t index) {
+  // Philox keys need no mixing to be independent; the purpose goes into the key so that streams of
+  // different purposes never share counters.
+  return Rng(seed ^ (purpose << 56), index);
+}
+
+std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokenizer> tokenizer,
+                                     std::vector<std::string> labels) {
+  switch (config.data.task) {
+    case Task::Lm:
+    case Task::Mlm:
+      return make_lm_task(config, std::move(tokenizer));
+    case Task::Classify:
+      return make_classify_task(config, std::move(tokenizer), std::move(labels));
+    case Task::Seq2Seq:
+      return make_seq2seq_task(config, std::move(tokenizer));
+  }
+  QKV_FAIL("unknown task");
+}
+
+std::pair<std::string, std::string> split_lines(const std::string& text, double fraction) {
+  std::string train, val;
+  size_t start = 0;
+  int64_t i = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start + (end < text.size() ? 1 : 0));
+    if (line.back() != '\n') line.push_back('\n');
+    // Line i goes to val when the running count of val lines steps up: evenly spread, about fraction of all.
+    bool to_val = std::floor((i + 1) * fraction) > std::floor(i * fraction);
+    (to_val ? val : train) += line;
+    start = end + 1;
+    ++i;
+  }
+  return {train, val};
+}
+
+}  // namespace qkv

@@ -1,0 +1,87 @@
+// Sequence classification (Encoder with a classification head) from label<TAB>text lines.
+#include <cstdio>
+
+#include "core/ops.h"
+#include "data/classify_dataset.h"
+#include "data/text_file.h"
+#include "data/tsv.h"
+#include "nn/encoder.h"
+#include "train/task.h"
+
+namespace qkv {
+namespace {
+
+class ClassifyTask : public TrainTask {
+ public:
+  ClassifyTask(const Config& config, std::optional<Tokenizer> tokenizer, std::vector<std::string> labels) {
+    config_ = config;
+    const DataConfig& d = config.data;
+    std::string text = read_text(d.train), train_tsv, val_tsv;
+    if (d.val.empty())
+      std::tie(train_tsv, val_tsv) = split_lines(text, d.val_fraction);
+    else
+      train_tsv = text, val_tsv = read_text(d.val);
+    if (!tokenizer) {
+      std::string texts;  // the tokenizer learns from the text column only
+      for (const TsvRow& row : parse_tsv(train_tsv, d.train, "label", "text")) (texts += row.right) += '\n';
+      tokenizer = d.tokenizer == "bpe"
+                      ? Tokenizer::train_bpe(texts, static_cast<int32_t>(d.vocab_size), task_specials(d.task))
+                      : Tokenizer::train_char(texts, task_specials(d.task));
+    }
+    tokenizer_ = std::move(tokenizer);
+    int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;
+    train_.emplace(train_tsv, d.train, *tokenizer_, max_len, Overlong::kDrop, labels);
+    labels_ = train_->labels();
+    val_.emplace(val_tsv, d.val.empty() ? d.train + " (val lines)" : d.val, *tokenizer_, max_len, Overlong::kDrop,
+                 labels_);
+    QKV_CHECK(val_->size() > 0, d.train, ": no validation examples (raise data.val_fraction or give data.val)");
+    config_.model = resolve_model_config(config_, *tokenizer_, static_cast<int64_t>(labels_.size()));
+    model_ = build_model(config_.model);
+    std::printf("data: %s: %lld train and %lld val examples, %zu classes, %lld dropped as longer than %lld tokens\n",
+                d.train.c_str(), static_cast<long long>(train_->size()), static_cast<long long>(val_->size()),
+                labels_.size(), static_cast<long long>(train_->dropped() + val_->dropped()),
+                static_cast<long long>(max_len));
+  }
+
+  MicroBatch train_batch(int64_t B, uint64_t index) override {
+    Rng rng = batch_rng(config_.train.seed, kTrainBatches, index);
+    ClassifyBatch b = train_->sample(B, rng);
+    Mask pad = padding_mask(b.inputs, config_.model.pad_id);
+    return {model_.encoder->classify(b.inputs, &pad, &b.labels).loss, b.inputs.numel()};
+  }
+
+  EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {
+    NoGrad no_grad;
+    double total = 0.0;
+    int64_t right = 0, seen = 0;
+    for (int64_t i = 0; i < batches; ++i) {
+      ClassifyBatch b = (val ? *val_ : *train_).sample(B, rng);
+      Mask pad = padding_mask(b.inputs, config_.model.pad_id);
+      ModelOutput out = model_.encoder->classify(b.inputs, &pad, &b.labels);
+      total += out.loss.item();
+      int64_t K = out.logits.size(1);
+      for (int64_t r = 0; r < out.logits.size(0); ++r) {
+        const float* row = out.logits.data() + r * K;
+        right += std::max_element(row, row + K) - row == b.labels.data[r];
+        ++seen;
+      }
+    }
+    EvalResult e{total / static_cast<double>(batches)};
+    if (val) e.accuracy = static_cast<double>(right) / static_cast<double>(seen);
+    return e;
+  }
+
+  std::string show(uint64_t) override { return ""; }
+
+ private:
+  std::optional<ClassifyDataset> train_, val_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainTask> make_classify_task(const Config& config, std::optional<Tokenizer> tokenizer,
+                                              std::vector<std::string> labels) {
+  return std::make_unique<ClassifyTask>(config, std::move(tokenizer), std::move(labels));
+}
+
+}  // namespace qkv

@@ -1,0 +1,114 @@
+// Sequence to sequence (the encoder-decoder transformer) from source<TAB>target lines, with teacher forcing.
+#include <cstdio>
+
+#include "core/ops.h"
+#include "data/batching.h"
+#include "data/parallel_dataset.h"
+#include "data/text_file.h"
+#include "data/tsv.h"
+#include "nn/generate.h"
+#include "train/bleu.h"
+#include "train/task.h"
+
+namespace qkv {
+namespace {
+
+class Seq2SeqTask : public TrainTask {
+ public:
+  Seq2SeqTask(const Config& config, std::optional<Tokenizer> tokenizer) {
+    config_ = config;
+    const DataConfig& d = config.data;
+    std::string text = read_text(d.train), train_tsv, val_tsv;
+    if (d.val.empty())
+      std::tie(train_tsv, val_tsv) = split_lines(text, d.val_fraction);
+    else
+      train_tsv = text, val_tsv = read_text(d.val);
+    if (!tokenizer) {
+      std::string texts;  // one shared vocabulary for both sides
+      for (const TsvRow& row : parse_tsv(train_tsv, d.train, "source", "target"))
+        ((texts += row.left) += '\n' + std::string(row.right)) += '\n';
+      tokenizer = d.tokenizer == "bpe"
+                      ? Tokenizer::train_bpe(texts, static_cast<int32_t>(d.vocab_size), task_specials(d.task))
+                      : Tokenizer::train_char(texts, task_specials(d.task));
+    }
+    tokenizer_ = std::move(tokenizer);
+    int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;
+    train_.emplace(train_tsv, d.train, *tokenizer_, *tokenizer_, max_len);
+    val_.emplace(val_tsv, d.val.empty() ? d.train + " (val lines)" : d.val, *tokenizer_, *tokenizer_, max_len);
+    QKV_CHECK(train_->size() > 0 && val_->size() > 0, d.train, ": needs training and validation pairs (",
+              train_->size(), " and ", val_->size(), " within max_len ", max_len, ")");
+    config_.model = resolve_model_config(config_, *tokenizer_);
+    model_ = build_model(config_.model);
+    std::printf("data: %s: %lld train and %lld val pairs, vocabulary %d (%s), %lld dropped as longer than %lld\n",
+                d.train.c_str(), static_cast<long long>(train_->size()), static_cast<long long>(val_->size()),
+                tokenizer_->size(), tokenizer_->type().c_str(),
+                static_cast<long long>(train_->dropped() + val_->dropped()), static_cast<long long>(max_len));
+  }
+
+  MicroBatch train_batch(int64_t B, uint64_t index) override {
+    // Micro-batch i is batch i % n of epoch i / n; an epoch's order depends only on its number.
+    if (static_cast<int64_t>(epoch_batches_.size()) == 0 || B != epoch_B_ || index / epoch_batches_.size() != epoch_) {
+      epoch_B_ = B;
+      int64_t n = (train_->size() + B - 1) / B;
+      epoch_ = index / static_cast<uint64_t>(n);
+      Rng rng = batch_rng(config_.train.seed, kTrainBatches, epoch_);
+      epoch_batches_ = train_->epoch(B, rng);
+    }
+    Seq2SeqBatch b = train_->batch(epoch_batches_[index % epoch_batches_.size()]);
+    return {loss_of(b), b.tgt_in.numel()};
+  }
+
+  EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {
+    NoGrad no_grad;
+    const ParallelDataset& data = val ? *val_ : *train_;
+    double total = 0.0;
+    for (int64_t i = 0; i < batches; ++i) {
+      std::vector<int64_t> idx(B);
+      for (auto& x : idx) x = uniform_index(rng, data.size());
+      total += loss_of(data.batch(idx)).item();
+    }
+    EvalResult e{total / static_cast<double>(batches)};
+    if (val) e.bleu = bleu(std::min<int64_t>(data.size(), 100));
+    return e;
+  }
+
+  std::string show(uint64_t) override {
+    std::vector<int32_t> out = translate(*model_.seq2seq, val_->src(0), decode_options());
+    return tokenizer_->decode(val_->src(0)) + " -> " + tokenizer_->decode(out);
+  }
+
+ private:
+  Tensor loss_of(const Seq2SeqBatch& b) {
+    return model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing).loss;
+  }
+
+  DecodeOptions decode_options() const {
+    DecodeOptions o;
+    o.bos_id = tokenizer_->special("BOS");
+    o.eos_id = tokenizer_->special("EOS");
+    return o;
+  }
+
+  // Greedy BLEU-4 over the first n val pairs (a fixed set, so evaluations are comparable).
+  double bleu(int64_t n) {
+    std::vector<std::vector<int32_t>> hyps, refs;
+    for (int64_t i = 0; i < n; ++i) {
+      hyps.push_back(translate(*model_.seq2seq, val_->src(i), decode_options()));
+      refs.push_back(val_->tgt(i));
+    }
+    return corpus_bleu(hyps, refs);
+  }
+
+  std::optional<ParallelDataset> train_, val_;
+  std::vector<std::vector<int64_t>> epoch_batches_;
+  uint64_t epoch_ = 0;
+  int64_t epoch_B_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainTask> make_seq2seq_task(const Config& config, std::optional<Tokenizer> tokenizer) {
+  return std::make_unique<Seq2SeqTask>(config, std::move(tokenizer));
+}
+
+}  // namespace qkv

@@ -1,0 +1,206 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/archive.h"
+#include "core/ops.h"
+#include "train/checkpoint.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "train/schedule.h"
+#include "train/task.h"
+
+namespace qkv {
+namespace {
+
+// NOTE [signals]: the handler may only set a flag; the loop checks it between steps, saves and exits.
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_signal(int sig) { g_signal = sig; }
+
+struct SignalScope {
+  SignalScope() {
+    g_signal = 0;
+    previous_int_ = std::signal(SIGINT, on_signal);
+    previous_term_ = std::signal(SIGTERM, on_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Applies --set to a stored config, refusing keys that would change what the run computes.
+Config resumed_config(const Config& stored, const std::vector<std::string>& overrides) {
+  nlohmann::json j = to_json(stored);
+  for (const std::string& o : overrides) {
+    std::string key = o.substr(0, o.find('='));
+    QKV_CHECK(resumable_override(key), "--set ", key,
+              " cannot change on --resume: it would change the run's "
+              "arithmetic (allowed: train.max_steps, the intervals, train.out_dir, train.threads)");
+    apply_override(j, o);
+  }
+  return parse_config(j);
+}
+
+}  // namespace
+
+bool resumable_override(const std::string& key) {
+  return key == "train.max_steps" || key == "train.eval_interval" || key == "train.log_interval" ||
+         key == "train.ckpt_interval" || key == "train.out_dir" || key == "train.threads";
+}
+
+int train(const Config& initial, const TrainOptions& options) {
+  SignalScope signals;
+  Config config = initial;
+  std::optional<LoadedCheckpoint> resumed;
+  if (!options.resume.empty()) {
+    resumed.emplace(load_model(options.resume));
+    config = resumed_config(resumed->config, options.overrides);
+  }
+  set_threads(static_cast<int>(config.train.threads));
+  if (config.optim.decay_steps == 0) config.optim.decay_steps = config.train.max_steps;  // fixed for the run
+
+  std::unique_ptr<TrainTask> task =
+      resumed ? make_task(config, resumed->tokenizer, resumed->labels) : make_task(config);
+  config.model = task->config().model;
+  AnyModel& model = task->model();
+  TrainState state;
+  if (resumed) {
+    load_parameters(*model.module, resumed->raw.params);
+    state = resumed->raw.state;
+  } else if (!config.train.init_from.empty()) {
+    init_weights(model, config.train.seed);
+    Checkpoint from = load_checkpoint(config.train.init_from);
+    std::vector<std::string> skipped = load_parameters(*model.module, from.params, false);
+    std::printf("init_from %s: %zu parameters kept their initialisation:", config.train.init_from.c_str(),
+                skipped.size());
+    for (const std::string& s : skipped) std::printf(" %s", s.c_str());
+    std::printf("\n");
+  } else {
+    init_weights(model, config.train.seed);
+  }
+  auto params = model.module->named_parameters();
+  Optimizer optimizer(params, config.optim);
+  if (resumed && !resumed->raw.optimizer.empty()) {
+    ArchiveReader r(resumed->raw.optimizer, options.resume + " (optimizer)");
+    optimizer.read(r);
+  }
+  model.module->train();
+
+  const TrainConfig& t = config.train;
+  std::filesystem::create_directories(t.out_dir);
+  std::printf("%s\n", to_json(config).dump(2).c_str());
+  std::printf("model: %s, %lld parameters; %s from step %lld to %lld\n", name(config.model.kind),
+              static_cast<long long>(model.module->num_params()), resumed ? "resuming" : "training",
+              static_cast<long long>(state.step), static_cast<long long>(t.max_steps));
+  MetricsLog metrics(t.out_dir + "/metrics.jsonl", resumed.has_value());
+  Progress progress;
+  auto save = [&](const std::string& file) {
+    Checkpoint c = make_checkpoint(config, task->tokenizer(), model, task->labels());
+    ArchiveWriter w;
+    optimizer.write(w);
+    c.optimizer = w.bytes();
+    c.state = state;
+    save_checkpoint(t.out_dir + "/" + file, c);
+  };
+
+  std::vector<Tensor> tensors = model.module->parameters();
+  const int64_t accum = t.grad_accum, B = t.batch_size;
+  double run_start = now_s() - state.elapsed_s, window_start = now_s();
+  int64_t window_tokens = 0, window_start_step = state.step;
+  for (int64_t step = state.step + 1; step <= t.max_steps; ++step) {
+    float lr = learning_rate(config.optim, step, t.max_steps, config.model.d_model);
+    optimizer.zero_grad();
+    double loss_sum = 0.0;
+    for (int64_t micro = 0; micro < accum; ++micro) {
+      uint64_t index = static_cast<uint64_t>((step - 1) * accum + micro);
+      model.dropout_context().begin(t.seed, index);  // dropout masks keyed by the micro-batch
+      MicroBatch mb = task->train_batch(B, index);
+      loss_sum += mb.loss.item();
+      window_tokens += mb.tokens;
+      (accum == 1 ? mb.loss : mb.loss * (1.0f / static_cast<float>(accum))).backward();
+    }
+    double train_loss = loss_sum / static_cast<double>(accum);
+    float grad_norm = clip_grad_norm(tensors, config.optim.grad_clip);
+    state.data_offset = static_cast<uint64_t>(step * accum);
+    if (!std::isfinite(train_loss) || !std::isfinite(grad_norm)) {
+      if (!t.skip_nonfinite) {
+        progress.print("step " + std::to_string(step) + ": the loss is not finite (" + std::to_string(train_loss) +
+                       "); stopping. The last checkpoint in " + t.out_dir + " is kept.");
+        return 3;
+      }
+      ++state.skipped;  // the step still advances: the next batch and masks differ
+    } else {
+      optimizer.step(lr);
+    }
+    state.step = step;
+    state.elapsed_s = now_s() - run_start;
+
+    if (step % t.log_interval == 0 || step == t.max_steps) {
+      double dt = now_s() - window_start, tps = dt > 0 ? window_tokens / dt : 0.0;
+      double per_step = dt / static_cast<double>(step - window_start_step);
+      metrics.write({{"step", step},
+                     {"train_loss", train_loss},
+                     {"lr", lr},
+                     {"grad_norm", grad_norm},
+                     {"tokens_per_s", tps},
+                     {"elapsed_s", state.elapsed_s},
+                     {"skipped", state.skipped}});
+      char line[256];
+      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
+                    static_cast<long long>(step), static_cast<long long>(t.max_steps), train_loss, lr, tps,
+                    format_duration(per_step * static_cast<double>(t.max_steps - step)).c_str());
+      progress.update(line);
+      window_start = now_s();
+      window_tokens = 0;
+      window_start_step = step;
+    }
+    if (step % t.eval_interval == 0 || step == t.max_steps) {
+      model.module->eval();
+      Rng train_rng = batch_rng(t.seed, kEvalTrainBatches, static_cast<uint64_t>(step));
+      Rng val_rng = batch_rng(t.seed, kEvalValBatches, static_cast<uint64_t>(step));
+      EvalResult on_train = task->evaluate(false, B, t.eval_steps, train_rng);
+      EvalResult on_val = task->evaluate(true, B, t.eval_steps, val_rng);
+      nlohmann::json line = {{"step", step}, {"eval_train_loss", on_train.loss}, {"val_loss", on_val.loss}};
+      std::string text = "step " + std::to_string(step) + ": train loss " + std::to_string(on_train.loss) +
+                         ", val loss " + std::to_string(on_val.loss);
+      if (!std::isnan(on_val.accuracy)) {
+        line["val_accuracy"] = on_val.accuracy;
+        text += ", val accuracy " + std::to_string(on_val.accuracy);
+      }
+      if (!std::isnan(on_val.bleu)) {
+        line["val_bleu"] = on_val.bleu;
+        text += ", val BLEU " + std::to_string(on_val.bleu);
+      }
+      metrics.write(line);
+      progress.print(text);
+      std::string shown = task->show(t.seed + static_cast<uint64_t>(step));
+      if (!shown.empty()) progress.print(shown);
+      model.module->train();
+      if (std::isnan(state.best_val_loss) || on_val.loss < state.best_val_loss) {
+        state.best_val_loss = on_val.loss;
+        save("best.qkv");
+      }
+    }
+    bool stop = step == options.stop_at || g_signal != 0;
+    if (step % t.ckpt_interval == 0 || step == t.max_steps || stop) save("ckpt.qkv");
+    if (stop) {
+      progress.print("stopped after step " + std::to_string(step) + "; saved " + t.out_dir + "/ckpt.qkv");
+      if (g_signal == SIGINT) return 130;
+      if (g_signal == SIGTERM) return 143;
+      return 0;
+    }
+  }
+  progress.print("done: " + std::to_string(state.step) + " steps; best val loss " +
+                 std::to_string(state.best_val_loss) + "; checkpoints in " + t.out_dir);
+  return 0;
+}
+
+}  // namespace qkv
