@@ -52,7 +52,11 @@ class LmTask : public TrainTask {
     SampleOptions o;
     o.max_new_tokens = 120;
     o.seed = seed;
-    std::vector<int32_t> start = tokenizer_->encode("\n");
+    std::vector<int32_t> start{0};  // a newline when the vocabulary has one, else the first token
+    try {
+      start = tokenizer_->encode("\n");
+    } catch (const Error&) {
+    }
     std::vector<int32_t> out = generate(*model_.gpt, start, o);
     return tokenizer_->decode(out);
   }

@@ -1,0 +1,135 @@
+// The trainer: exact resume after --stop-at, metrics lines, and each task lowering its validation loss.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/archive.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+using namespace qkv;
+using nlohmann::json;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("qkv_trainer_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::vector<json> read_metrics(const std::string& dir) {
+  std::vector<json> lines;
+  std::ifstream in(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  return lines;
+}
+
+// step -> train_loss of the train lines
+std::map<int64_t, double> train_losses(const std::string& dir) {
+  std::map<int64_t, double> out;
+  for (const json& j : read_metrics(dir))
+    if (j.contains("train_loss")) out[j["step"].get<int64_t>()] = j["train_loss"].get<double>();
+  return out;
+}
+
+Config tiny_gpt(const std::string& data, const std::string& out) {
+  Config c = parse_config(json::parse(R"({
+    "model": {"kind": "gpt", "n_layer": 1, "n_head": 2, "d_model": 16, "block_size": 16, "dropout": 0.1},
+    "optim": {"warmup_steps": 5, "lr": 3e-3},
+    "train": {"batch_size": 4, "grad_accum": 2, "max_steps": 20, "eval_interval": 10, "eval_steps": 2,
+              "log_interval": 1, "ckpt_interval": 100, "threads": 1}})"));
+  c.data.train = data;
+  c.train.out_dir = out;
+  return c;
+}
+
+std::string write_text(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string story() {
+  std::string s;
+  for (int i = 0; i < 200; ++i) s += "the cat sat on the mat. the dog ate the bone. ";
+  return s;
+}
+
+std::string copy_pairs(int n) {
+  std::string s;
+  uint32_t x = 7;
+  for (int i = 0; i < n; ++i) {
+    std::string w;
+    for (int j = 0; j < 6; ++j) w += static_cast<char>('a' + (x = x * 1103515245u + 12345u) % 5);
+    s += w + "\t" + w + "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: a run stopped with --stop-at and resumed gives bitwise the losses of an uninterrupted run") {
+  std::string dir = temp_dir("resume_gpt");
+  std::string data = write_text(dir, "story.txt", story());
+  SUBCASE("gpt, with dropout and gradient accumulation") {
+    CHECK(train(tiny_gpt(data, dir + "/a"), {}) == 0);
+    CHECK(train(tiny_gpt(data, dir + "/b"), TrainOptions{"", {}, 10}) == 0);
+    CHECK(train(Config{}, TrainOptions{dir + "/b/ckpt.qkv", {"train.log_interval=1"}, 0}) == 0);
+    auto a = train_losses(dir + "/a"), b = train_losses(dir + "/b");
+    REQUIRE(a.size() == 20);
+    REQUIRE(b.size() == 20);
+    for (int64_t s = 11; s <= 20; ++s) CHECK(a[s] == b[s]);
+    CHECK(a[20] < a[1]);
+  }
+  SUBCASE("seq2seq") {
+    std::string pairs = write_text(dir, "copy.tsv", copy_pairs(200));
+    auto make = [&](const std::string& out) {
+      Config c = parse_config(json::parse(R"({
+        "model": {"kind": "seq2seq", "n_layer": 1, "n_head": 2, "d_model": 16, "block_size": 10, "dropout": 0.1,
+                  "positions": "sinusoidal"},
+        "data": {"task": "seq2seq"},
+        "optim": {"name": "adam", "lr": 1.0, "beta2": 0.98, "eps": 1e-9, "schedule": "noam", "warmup_steps": 10,
+                  "label_smoothing": 0.1},
+        "train": {"batch_size": 8, "max_steps": 16, "eval_interval": 8, "eval_steps": 1, "log_interval": 1,
+                  "threads": 1}})"));
+      c.data.train = pairs;
+      c.train.out_dir = out;
+      return c;
+    };
+    CHECK(train(make(dir + "/s2s_a"), {}) == 0);
+    CHECK(train(make(dir + "/s2s_b"), TrainOptions{"", {}, 8}) == 0);
+    CHECK(train(Config{}, TrainOptions{dir + "/s2s_b/ckpt.qkv", {}, 0}) == 0);
+    auto a = train_losses(dir + "/s2s_a"), b = train_losses(dir + "/s2s_b");
+    for (int64_t s = 9; s <= 16; ++s) CHECK(a[s] == b[s]);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trainer: metrics lines, checkpoints and refused overrides on resume") {
+  std::string dir = temp_dir("metrics");
+  std::string data = write_text(dir, "story.txt", story());
+  Config c = tiny_gpt(data, dir + "/run");
+  c.train.log_interval = 5;
+  REQUIRE(train(c, {}) == 0);
+  std::vector<json> lines = read_metrics(dir + "/run");
+  // Train lines at 5, 10, 15, 20; eval lines at 10 and 20 (after the train line of the same step).
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0]["step"] == 5);
+  for (const char* key : {"train_loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "skipped"})
+    CHECK(lines[0].contains(key));
+  CHECK(lines[2]["step"] == 10);
+  CHECK(lines[2].contains("val_loss"));
+  CHECK(lines[2].contains("eval_train_loss"));
+  CHECK(std::filesystem::exists(dir + "/run/ckpt.qkv"));
+  CHECK(std::filesystem::exists(dir + "/run/best.qkv"));
+  CHECK(load_checkpoint(dir + "/run/ckpt.qkv").state.step == 20);
+  CHECK_THROWS_WITH_AS(train(Config{}, TrainOptions{dir + "/run/ckpt.qkv", {"optim.lr=0.1"}, 0}),
+                       doctest::Contains("--set optim.lr cannot change on --resume"), Error);
+  std::filesystem::remove_all(dir);
+}
