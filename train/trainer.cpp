@@ -112,7 +112,10 @@ int train(const Config& initial, const TrainOptions& options) {
   };
 
   std::vector<Tensor> tensors = model.module->parameters();
-  const int64_t accum = t.grad_accum, B = t.batch_size;
+  // global_batch, when given, decides the accumulation: global = batch_size x grad_accum (one process).
+  QKV_CHECK(t.global_batch == 0 || t.global_batch % t.batch_size == 0, "config: train.global_batch ",
+            t.global_batch, " is not a multiple of train.batch_size ", t.batch_size);
+  const int64_t accum = t.global_batch > 0 ? t.global_batch / t.batch_size : t.grad_accum, B = t.batch_size;
   double run_start = now_s() - state.elapsed_s, window_start = now_s();
   int64_t window_tokens = 0, window_start_step = state.step;
   for (int64_t step = state.step + 1; step <= t.max_steps; ++step) {

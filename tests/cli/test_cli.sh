@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# End to end through the qkv binary: train a tiny model of each task, then sample, eval, info, export, import,
+# tokenizer, and the exit codes of bad input. usage: test_cli.sh path/to/qkv
+set -euo pipefail
+qkv=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAILED: $*" >&2; exit 1; }
+expect_exit() { # expected-code description command...
+  local want=$1 what=$2; shift 2
+  set +e; "$@" >out.txt 2>err.txt; local got=$?; set -e
+  [ "$got" -eq "$want" ] || { cat err.txt >&2; fail "$what: exit $got, expected $want"; }
+}
+
+for i in $(seq 300); do echo "the cat sat on the mat and the dog ate the bone. a bird sang."; done >story.txt
+cat >gpt.json <<'JSON'
+{"model": {"kind": "gpt", "n_layer": 1, "n_head": 2, "d_model": 32, "block_size": 32},
+ "data": {"train": "story.txt"}, "optim": {"lr": 3e-3, "warmup_steps": 10},
+ "train": {"batch_size": 8, "max_steps": 60, "eval_interval": 30, "eval_steps": 4, "out_dir": "gpt", "threads": 1}}
+JSON
+"$qkv" train gpt.json >train.log
+grep -q '"val_loss"' gpt/metrics.jsonl || fail "no eval line in metrics.jsonl"
+first=$(grep val_loss gpt/metrics.jsonl | head -1 | sed 's/.*"val_loss":\([0-9.e+-]*\).*/\1/')
+last=$(grep val_loss gpt/metrics.jsonl | tail -1 | sed 's/.*"val_loss":\([0-9.e+-]*\).*/\1/')
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a && b < 2.5) }' || fail "gpt val loss did not fall: $first -> $last"
+
+out=$("$qkv" sample gpt/ckpt.qkv --prompt "the cat" --tokens 40 --seed 3)
+[[ "$out" == "the cat"* ]] || fail "sample does not start with the prompt: $out"
+[ "$(echo "$out" | wc -c)" -ge 48 ] || fail "sample too short: $out"
+[ "$out" == "$("$qkv" sample gpt/ckpt.qkv --prompt "the cat" --tokens 40 --seed 3)" ] || fail "sample not seeded"
+
+"$qkv" eval gpt/ckpt.qkv --data story.txt --json >eval.json
+grep -q '"perplexity"' eval.json || fail "eval --json lacks perplexity: $(cat eval.json)"
+"$qkv" info gpt/ckpt.qkv --json >info.json
+grep -q '"kind":"gpt"' info.json && grep -q '"step":60' info.json || fail "info: $(cat info.json)"
+"$qkv" export gpt/ckpt.qkv --to gpt.safetensors >/dev/null
+"$qkv" import gpt.safetensors --config gpt.json --out imported.qkv >/dev/null
+[ "$("$qkv" sample imported.qkv --prompt "the" --tokens 30)" == "$("$qkv" sample gpt/ckpt.qkv --prompt "the" --tokens 30)" ] ||
+  fail "export then import changed the model"
+"$qkv" init gpt.json --out init.qkv >/dev/null
+grep -q '"step":0' <("$qkv" info init.qkv --json) || fail "init is not at step 0"
+
+"$qkv" tokenizer train --data story.txt --type bpe --vocab-size 300 --out story.tok >/dev/null
+ids=$(echo "the bird sang" | "$qkv" tokenizer encode story.tok)
+[ "$(echo "$ids" | "$qkv" tokenizer decode story.tok)" == "the bird sang" ] || fail "tokenizer round trip"
+
+# MLM, classification and seq2seq: each lowers its validation loss.
+cat >mlm.json <<'JSON'
+{"model": {"kind": "encoder", "n_layer": 1, "n_head": 2, "d_model": 32, "block_size": 32},
+ "data": {"task": "mlm", "train": "story.txt"}, "optim": {"lr": 3e-3, "warmup_steps": 10},
+ "train": {"batch_size": 8, "max_steps": 60, "eval_interval": 30, "eval_steps": 4, "out_dir": "mlm", "threads": 1}}
+JSON
+for i in $(seq 200); do echo -e "pos\tgood great fine lovely"; echo -e "neg\tbad awful poor sad"; done >reviews.tsv
+cat >cls.json <<'JSON'
+{"model": {"kind": "encoder", "n_layer": 1, "n_head": 2, "d_model": 32, "block_size": 32},
+ "data": {"task": "classify", "train": "reviews.tsv"}, "optim": {"lr": 3e-3, "warmup_steps": 10},
+ "train": {"batch_size": 8, "max_steps": 60, "eval_interval": 30, "eval_steps": 4, "out_dir": "cls", "threads": 1}}
+JSON
+awk 'BEGIN { srand(5); for (i = 0; i < 300; i++) { w = ""; for (j = 0; j < 4; j++) w = w substr("abcde", int(rand() * 5) + 1, 1); print w "\t" w } }' >copy.tsv
+cat >s2s.json <<'JSON'
+{"model": {"kind": "seq2seq", "n_layer": 1, "n_head": 2, "d_model": 32, "block_size": 12, "positions": "sinusoidal"},
+ "data": {"task": "seq2seq", "train": "copy.tsv"},
+ "optim": {"name": "adam", "lr": 0.5, "beta2": 0.98, "schedule": "noam", "warmup_steps": 20},
+ "train": {"batch_size": 16, "max_steps": 100, "eval_interval": 20, "eval_steps": 4, "out_dir": "s2s", "threads": 1}}
+JSON
+for run in mlm cls s2s; do
+  "$qkv" train $run.json >$run.log
+  first=$(grep val_loss $run/metrics.jsonl | head -1 | sed 's/.*"val_loss":\([0-9.e+-]*\).*/\1/')
+  last=$(grep val_loss $run/metrics.jsonl | tail -1 | sed 's/.*"val_loss":\([0-9.e+-]*\).*/\1/')
+  awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }' || fail "$run val loss did not fall: $first -> $last"
+done
+[ "$(printf 'good great\nbad awful\n' | "$qkv" classify cls/ckpt.qkv | tr '\n' ' ')" == "pos neg " ] ||
+  fail "classify: $(printf 'good great\nbad awful\n' | "$qkv" classify cls/ckpt.qkv)"
+[ "$(echo abcd | "$qkv" translate s2s/ckpt.qkv --beam 2 | wc -l)" -eq 1 ] || fail "translate"
+"$qkv" eval s2s/ckpt.qkv --data copy.tsv --json | grep -q '"bleu"' || fail "seq2seq eval lacks BLEU"
+
+# Bad input: exit 2 with one line naming the problem.
+expect_exit 2 "unknown key" "$qkv" train gpt.json --set model.n_layers=2
+grep -q "did you mean model.n_layer" err.txt || fail "unknown key message: $(cat err.txt)"
+[ "$(wc -l <err.txt)" -eq 1 ] || fail "error is not one line: $(cat err.txt)"
+expect_exit 2 "wrong type" "$qkv" train gpt.json --set model.n_layer='"two"'
+grep -q "model.n_layer must be an integer" err.txt || fail "wrong type message: $(cat err.txt)"
+expect_exit 2 "missing data" "$qkv" train gpt.json --set data.train=nothing.txt
+grep -q "nothing.txt" err.txt || fail "missing file message: $(cat err.txt)"
+expect_exit 2 "bad option" "$qkv" sample gpt/ckpt.qkv --tokens=-5
+expect_exit 2 "truncated checkpoint" bash -c "head -c 500 gpt/ckpt.qkv >cut.qkv && '$qkv' info cut.qkv"
+expect_exit 2 "wrong kind" bash -c "echo abc | '$qkv' translate gpt/ckpt.qkv"
+grep -q "holds a gpt model, expected seq2seq" err.txt || fail "wrong kind message: $(cat err.txt)"
+expect_exit 2 "unknown character" "$qkv" sample gpt/ckpt.qkv --prompt "Z"
+grep -q "'Z'" err.txt || fail "unknown character message: $(cat err.txt)"
+echo "cli: 1 passed, 0 failed"
