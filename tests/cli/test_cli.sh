@@ -75,6 +75,18 @@ done
 [ "$(echo abcd | "$qkv" translate s2s/ckpt.qkv --beam 2 | wc -l)" -eq 1 ] || fail "translate"
 "$qkv" eval s2s/ckpt.qkv --data copy.tsv --json | grep -q '"bleu"' || fail "seq2seq eval lacks BLEU"
 
+# Ctrl-C saves a checkpoint and exits 130; SIGTERM exits 143.
+for sig in INT TERM; do
+  "$qkv" train gpt.json --set train.max_steps=1000000 --set train.out_dir=sig$sig >sig.log &
+  pid=$!
+  for i in $(seq 300); do [ -s sig$sig/metrics.jsonl ] && break; sleep 0.1; done
+  kill -$sig $pid
+  set +e; wait $pid; code=$?; set -e
+  want=130; [ $sig == TERM ] && want=143
+  [ $code -eq $want ] || fail "SIG$sig: exit $code, expected $want"
+  "$qkv" info sig$sig/ckpt.qkv --json | grep -q '"step":[1-9]' || fail "no checkpoint after SIG$sig"
+done
+
 # Bad input: exit 2 with one line naming the problem.
 expect_exit 2 "unknown key" "$qkv" train gpt.json --set model.n_layers=2
 grep -q "did you mean model.n_layer" err.txt || fail "unknown key message: $(cat err.txt)"
