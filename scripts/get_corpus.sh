@@ -2,8 +2,10 @@
 # Builds the project's default corpora into data/ from Debian packages (no other downloads):
 #   data/austen.txt  Jane Austen's six novels, from r-cran-janeaustenr (the `default` GPT config)
 #   data/de-en.tsv   English<TAB>German sentence pairs, from dict-de-en (the `seq2seq-de-en` config)
+#   data/reviews.tsv, data/reviews-test.tsv   label<TAB>review Amazon fine-food reviews, from r-cran-modeldata
+#                    (the `encoder-classify` config; the test file is held out, for the final accuracy)
 # Idempotent: a file that exists and is non-empty is kept, so a second run only reports what is there.
-# `--force` rebuilds both. Packages are installed only when missing. Outputs are written to a temporary
+# `--force` rebuilds them all. Packages are installed only when missing. Outputs are written to a temporary
 # name and renamed at the end, so an interrupted run never leaves a half-written corpus that looks done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     -h | --help)
-      echo "usage: scripts/get_corpus.sh [--force]   (builds data/austen.txt and data/de-en.tsv)"
+      echo "usage: scripts/get_corpus.sh [--force]   (builds data/austen.txt, data/de-en.tsv, data/reviews{,-test}.tsv)"
       exit 0
       ;;
     *)
@@ -26,27 +28,46 @@ done
 mkdir -p data
 austen=data/austen.txt
 deen=data/de-en.tsv
+reviews=data/reviews.tsv
+reviews_test=data/reviews-test.tsv
 start=$SECONDS
 
-report() { # size in bytes and line count of each corpus present
+labels() { # examples per label of a label<TAB>text file, and the majority class's share (the baseline to beat)
+  cut -f1 "$1" | sort | uniq -c | awk -v f="$1" '
+    { n[NR] = $1; l[NR] = $2; t += $1; if ($1 > m) { m = $1; ml = $2 } }
+    END {
+      s = ""
+      for (i = 1; i <= NR; i++) s = s sprintf("%s%s %d", i > 1 ? ", " : "", l[i], n[i])
+      printf "get_corpus: %-22s labels: %s; majority %s %.1f%%\n", f, s, ml, 100 * m / t
+    }'
+}
+
+report() { # size in bytes and line count of each corpus present, and the label counts of the classify sets
   local f
-  for f in "$austen" "$deen"; do
-    [ -s "$f" ] && printf 'get_corpus: %-16s %10d bytes %8d lines\n' "$f" "$(stat -c %s "$f")" "$(wc -l <"$f")"
+  for f in "$austen" "$deen" "$reviews" "$reviews_test"; do
+    [ -s "$f" ] && printf 'get_corpus: %-22s %10d bytes %8d lines\n' "$f" "$(stat -c %s "$f")" "$(wc -l <"$f")"
+  done
+  for f in "$reviews" "$reviews_test"; do
+    [ -s "$f" ] && labels "$f"
   done
   return 0
 }
 
 need() { [ "$force" -eq 1 ] || [ ! -s "$1" ]; } # does this output have to be (re)built?
+# the two review files come from one R call, so they are built together: both when either is missing
+need_reviews() { need "$reviews" || need "$reviews_test"; }
 
-if ! need "$austen" && ! need "$deen"; then
+if ! need "$austen" && ! need "$deen" && ! need_reviews; then
   report
   exit 0
 fi
 
 # --- packages: install only what is missing; `apt-get update` only when something must be installed ---
 packages=()
-need "$austen" && packages+=(r-base-core r-cran-janeaustenr)
+{ need "$austen" || need_reviews; } && packages+=(r-base-core)
+need "$austen" && packages+=(r-cran-janeaustenr)
 need "$deen" && packages+=(dict-de-en)
+need_reviews && packages+=(r-cran-modeldata)
 python=""
 for p in python3 /usr/bin/python3; do
   if command -v "$p" >/dev/null 2>&1 && "$p" -c '' 2>/dev/null; then
@@ -189,6 +210,36 @@ with open(out_path, "w", encoding="utf-8", newline="\n") as out:
 print(f"get_corpus: {len(pairs)} sentence pairs from {len(spans)} dictionary entries")
 PY
   mv "$tmp/de-en.tsv" "$deen"
+fi
+
+# --- data/reviews.tsv, data/reviews-test.tsv ---
+# modeldata's small_fine_foods (looked at in r-cran-modeldata 1.1.0) loads two tibbles, training_data (4,000
+# rows) and testing_data (1,000 rows), a sample of the Stanford SNAP Amazon fine-food reviews with columns
+# product (an id), review (the text) and score (a factor: "great" for a 5-star rating, else "other"). We write
+# `score<TAB>review` lines in the package's own order, training_data to data/reviews.tsv and testing_data to
+# data/reviews-test.tsv (the package's split, so results compare with other work on it). A tab, CR or LF in a
+# review would break the TSV and becomes a space (there are none in 1.1.0). The text is otherwise untouched:
+# it keeps the original reviews' HTML line breaks ("<br />") and the training set's 20 repeated reviews.
+# UTF-8 bytes whatever the locale, as for Austen.
+if need_reviews; then
+  echo "get_corpus: writing $reviews and $reviews_test from r-cran-modeldata"
+  # shellcheck disable=SC2016  # the R code is meant to be single-quoted
+  Rscript --vanilla -e '
+    out <- commandArgs(trailingOnly = TRUE)
+    e <- new.env()
+    data("small_fine_foods", package = "modeldata", envir = e)
+    write_tsv <- function(d, path) {
+      review <- gsub("[\t\r\n]", " ", enc2utf8(d$review), useBytes = TRUE)  # ASCII: never inside a UTF-8 sequence
+      stopifnot(!anyNA(d$score), !anyNA(review), nzchar(review), validUTF8(review))
+      con <- file(path, open = "wb")
+      writeLines(paste0(as.character(d$score), "\t", review), con, useBytes = TRUE)
+      close(con)
+    }
+    write_tsv(e$training_data, out[1])
+    write_tsv(e$testing_data, out[2])
+  ' "$tmp/reviews.tsv" "$tmp/reviews-test.tsv"
+  mv "$tmp/reviews.tsv" "$reviews"
+  mv "$tmp/reviews-test.tsv" "$reviews_test"
 fi
 
 report
