@@ -21,7 +21,7 @@ void check_input(const Tensor& x, int64_t C, const char* what) {
 
 MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, bool bias, float dropout, bool cross, bool rope,
                                        DropoutHandle context)
-    : d_model_(d_model), n_head_(n_head), dropout_(dropout), rope_(rope), context_(std::move(context)) {
+    : d_model_(d_model), n_head_(n_head), dropout_(dropout), context_(std::move(context)) {
   QKV_CHECK(n_head > 0 && d_model % n_head == 0, "attention: n_head ", n_head, " does not divide d_model ", d_model);
   if (cross) {
     c_q_ = register_module("c_q", std::make_shared<Linear>(d_model, d_model, bias));
@@ -31,6 +31,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, bool bia
   }
   c_proj_ = register_module("c_proj", std::make_shared<Linear>(d_model, d_model, bias));
   resid_dropout_ = register_module("resid_dropout", std::make_shared<Dropout>(dropout, context_));
+  if (rope) rope_ = register_module("rope", std::make_shared<RotaryPositions>());
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {
@@ -40,8 +41,8 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {
   Tensor q = qkv[0], k = qkv[1], v = qkv[2];
   int64_t offset = call.cache ? call.cache->length() : 0;  // position of the first new token
   if (rope_) {
-    q = rope(q, offset);
-    k = rope(k, offset);
+    q = rope_->forward(q, offset);
+    k = rope_->forward(k, offset);
   }
   if (call.cache) {
     if (offset > 0) {

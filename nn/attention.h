@@ -5,6 +5,7 @@
 
 #include "core/tensor.h"
 #include "nn/layers.h"
+#include "nn/positions.h"
 
 namespace qkv {
 
@@ -38,13 +39,13 @@ class MultiHeadAttention : public Module {
 
   int64_t d_model_, n_head_;
   float dropout_;
-  bool rope_;
   DropoutHandle context_;
   std::shared_ptr<Linear> c_attn_;  // self: [3C, C] -> q, k, v
   std::shared_ptr<Linear> c_q_;     // cross: [C, C] on x
   std::shared_ptr<Linear> c_kv_;    // cross: [2C, C] on the memory
   std::shared_ptr<Linear> c_proj_;
   std::shared_ptr<Dropout> resid_dropout_;
+  std::shared_ptr<RotaryPositions> rope_;  // set when positions are rotary
 };
 
 }  // namespace qkv

@@ -35,4 +35,6 @@ Tensor SinusoidalPositions::forward(int64_t T, int64_t offset) const {
   return slice(table_, 0, offset, offset + T);
 }
 
+Tensor RotaryPositions::forward(const Tensor& x, int64_t offset) const { return rope(x, offset, base_); }
+
 }  // namespace qkv

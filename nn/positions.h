@@ -1,5 +1,5 @@
-// Position information: learned position embeddings and the fixed sinusoids of Vaswani et al. (RoPE is an
-// op, core/ops/rope.h, applied to queries and keys inside attention).
+// Position information: learned position embeddings, the fixed sinusoids of Vaswani et al., and rotary
+// positions (RoPE), which rotate queries and keys inside attention instead of adding to the embeddings.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,17 @@ class SinusoidalPositions : public Module {
 
  private:
   Tensor table_;
+};
+
+// RoPE (Su et al. 2021): rotates each head's (q, k) pairs by an angle proportional to the position, so that
+// q . k depends on the distance between positions. No parameters; see core/ops/rope.h for the layout.
+class RotaryPositions : public Module {
+ public:
+  explicit RotaryPositions(float base = 10000.0f) : base_(base) {}
+  Tensor forward(const Tensor& x, int64_t offset) const;  // x [B, NH, T, hs], first position `offset`
+
+ private:
+  float base_;
 };
 
 }  // namespace qkv

@@ -218,7 +218,10 @@ void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in) {
   Tokenizer t = Tokenizer::load(tokenizer);
   for (std::string line; std::getline(in, line);) {
     std::string ids;
-    for (int32_t id : t.encode(line)) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+    for (int32_t id : t.encode(line)) {
+      if (!ids.empty()) ids += ' ';
+      ids += std::to_string(id);
+    }
     std::printf("%s\n", ids.c_str());
   }
 }

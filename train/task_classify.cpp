@@ -30,17 +30,17 @@ class ClassifyTask : public TrainTask {
     }
     tokenizer_ = std::move(tokenizer);
     int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;
-    train_.emplace(train_tsv, d.train, *tokenizer_, max_len, Overlong::kDrop, labels);
+    // Long examples are cut to max_len, as BERT does: reviews run longer than a small model's block.
+    train_.emplace(train_tsv, d.train, *tokenizer_, max_len, Overlong::kTruncate, labels);
     labels_ = train_->labels();
-    val_.emplace(val_tsv, d.val.empty() ? d.train + " (val lines)" : d.val, *tokenizer_, max_len, Overlong::kDrop,
+    val_.emplace(val_tsv, d.val.empty() ? d.train + " (val lines)" : d.val, *tokenizer_, max_len, Overlong::kTruncate,
                  labels_);
     QKV_CHECK(val_->size() > 0, d.train, ": no validation examples (raise data.val_fraction or give data.val)");
     config_.model = resolve_model_config(config_, *tokenizer_, static_cast<int64_t>(labels_.size()));
     model_ = build_model(config_.model);
-    std::printf("data: %s: %lld train and %lld val examples, %zu classes, %lld dropped as longer than %lld tokens\n",
-                d.train.c_str(), static_cast<long long>(train_->size()), static_cast<long long>(val_->size()),
-                labels_.size(), static_cast<long long>(train_->dropped() + val_->dropped()),
-                static_cast<long long>(max_len));
+    std::printf("data: %s: %lld train and %lld val examples, %zu classes, %lld cut to %lld tokens\n", d.train.c_str(),
+                static_cast<long long>(train_->size()), static_cast<long long>(val_->size()), labels_.size(),
+                static_cast<long long>(train_->truncated() + val_->truncated()), static_cast<long long>(max_len));
   }
 
   MicroBatch train_batch(int64_t B, uint64_t index) override {
