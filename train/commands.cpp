@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/archive.h"
 #include "core/ops.h"
 #include "data/classify_dataset.h"
 #include "data/lm_dataset.h"
@@ -16,6 +17,7 @@
 #include "train/model_io.h"
 #include "train/safetensors.h"
 #include "train/task.h"
+#include "train/trainer.h"
 
 namespace qkv {
 namespace {
@@ -204,6 +206,49 @@ void cmd_import(const std::string& file, const std::string& config_path, const s
   if (resolved.optim.decay_steps == 0) resolved.optim.decay_steps = resolved.train.max_steps;
   save_checkpoint(out, make_checkpoint(resolved, task->tokenizer(), task->model(), task->labels()));
   std::printf("wrote %s from %s: %zu tensors\n", out.c_str(), file.c_str(), params.size());
+}
+
+void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps) {
+  LoadedCheckpoint c = load_model(ckpt);
+  std::unique_ptr<TrainTask> task = make_task(c.config, c.tokenizer, c.labels);
+  Module& model = *task->model().module;
+  load_parameters(model, c.raw.params);
+  model.train();
+  Optimizer optimizer(model.named_parameters(), c.config.optim);
+  if (!c.raw.optimizer.empty()) {
+    ArchiveReader r(c.raw.optimizer, ckpt + " (optimizer)");
+    optimizer.read(r);
+  }
+  SafeTensorsFile f;
+  std::vector<float> losses;
+  int64_t accum = grad_accum_of(c.config.train);
+  for (int64_t s = 1; s <= steps; ++s) {
+    std::vector<MicroBatch> batches;
+    auto record_grads = [&] {
+      if (s > 1) return;
+      for (auto& [pname, p] : model.named_parameters())
+        f.tensors.emplace_back("grad." + pname, SafeTensor::of_f32(p.shape(), p.grad().to_vector()));
+    };
+    StepResult r = train_step(*task, optimizer, c.config, c.raw.state.step + s, accum, &batches, record_grads);
+    losses.push_back(static_cast<float>(r.loss));
+    // The first step's batch goes under plain names; later steps' batches under "step<s>." so that a
+    // reference can replay every update.
+    for (size_t m = 0; m < batches.size(); ++m) {
+      std::string prefix = (s > 1 ? "step" + std::to_string(s) + "." : std::string()) +
+                           (batches.size() > 1 ? "micro" + std::to_string(m) + "." : std::string());
+      for (auto& [bname, ids] : batches[m].batch)
+        f.tensors.emplace_back(prefix + bname, SafeTensor::of_i32(ids.shape, ids.data));
+      if (s == 1)
+        f.tensors.emplace_back(prefix + "logits",
+                               SafeTensor::of_f32(batches[m].logits.shape(), batches[m].logits.to_vector()));
+    }
+  }
+  f.tensors.emplace_back("loss", SafeTensor::of_f32({steps}, losses));
+  f.metadata["qkv.config"] = to_json(c.config).dump();
+  write_safetensors(out, f);
+  std::printf("wrote %s: %lld steps, losses", out.c_str(), static_cast<long long>(steps));
+  for (float l : losses) std::printf(" %.6f", l);
+  std::printf("\n");
 }
 
 void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size, const std::string& out) {

@@ -23,6 +23,10 @@ void cmd_init(const std::string& config, const std::vector<std::string>& overrid
 void cmd_info(const std::string& ckpt, bool json);
 void cmd_export(const std::string& ckpt, const std::string& out);
 void cmd_import(const std::string& file, const std::string& config, const std::string& out);
+// The checkpoint's next `steps` training updates, exactly as `qkv train` would do them; writes the first
+// step's batch (I32), logits, every parameter's gradient (grad.<name>, before clipping) and each step's loss;
+// the batches of later steps go under "step<s>." (and "micro<m>." with gradient accumulation).
+void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps);
 void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size, const std::string& out);
 void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in);  // ids, space-separated, per line
 void cmd_tokenizer_decode(const std::string& tokenizer, std::istream& in);

@@ -108,6 +108,13 @@ int main(int argc, char** argv) {
   imp->add_option("--config", config, "the JSON config the weights fit")->required();
   imp->add_option("--out", out, "checkpoint to write")->required();
 
+  int64_t steps = 1;
+  CLI::App* stp = app.add_subcommand("step", "the checkpoint's next training step(s): batch, logits, gradients");
+  stp->add_option("ckpt", ckpt, "checkpoint")->required();
+  stp->add_option("--out", out, "safetensors file to write")->required();
+  stp->add_option("--steps", steps, "optimizer updates (the gradients are the first one's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+
   CLI::App* tok = app.add_subcommand("tokenizer", "train a tokenizer, encode or decode with one");
   tok->require_subcommand(1);
   CLI::App* tok_train = tok->add_subcommand("train", "train a tokenizer on a text file");
@@ -143,6 +150,7 @@ int main(int argc, char** argv) {
     if (info->parsed()) qkv::cmd_info(ckpt, json);
     if (exp->parsed()) qkv::cmd_export(ckpt, out);
     if (imp->parsed()) qkv::cmd_import(file, config, out);
+    if (stp->parsed()) qkv::cmd_step(ckpt, out, steps);
     if (tok_train->parsed()) qkv::cmd_tokenizer_train(data, type, vocab_size, out);
     if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);

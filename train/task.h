@@ -15,8 +15,10 @@
 namespace qkv {
 
 struct MicroBatch {
-  Tensor loss;     // rank 0, the mean over the batch's counted tokens (or examples)
-  int64_t tokens;  // tokens the batch holds, for tokens/s
+  Tensor loss;                                     // rank 0, the mean over the batch's counted tokens (or examples)
+  int64_t tokens;                                  // tokens the batch holds, for tokens/s
+  Tensor logits;                                   // what the model predicted
+  std::vector<std::pair<std::string, Ids>> batch;  // the batch's named inputs, targets and masks (for `qkv step`)
 };
 
 struct EvalResult {

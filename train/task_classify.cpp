@@ -47,7 +47,9 @@ class ClassifyTask : public TrainTask {
     Rng rng = batch_rng(config_.train.seed, kTrainBatches, index);
     ClassifyBatch b = train_->sample(B, rng);
     Mask pad = padding_mask(b.inputs, config_.model.pad_id);
-    return {model_.encoder->classify(b.inputs, &pad, &b.labels).loss, b.inputs.numel()};
+    ModelOutput out = model_.encoder->classify(b.inputs, &pad, &b.labels);
+    Ids mask(std::vector<int32_t>(pad.data.begin(), pad.data.end()), pad.shape);
+    return {out.loss, b.inputs.numel(), out.logits, {{"inputs", b.inputs}, {"targets", b.labels}, {"padding", mask}}};
   }
 
   EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {

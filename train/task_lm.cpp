@@ -64,13 +64,14 @@ class LmTask : public TrainTask {
  private:
   MicroBatch loss_of(const LmDataset& data, int64_t B, Rng& rng) {
     int64_t T = config_.model.block_size;
+    LmBatch b = data.batch(B, T, rng);
     if (model_.gpt) {
-      LmBatch b = data.batch(B, T, rng);
-      return {model_.gpt->forward(b.inputs, &b.targets).loss, B * T};
+      ModelOutput out = model_.gpt->forward(b.inputs, &b.targets);
+      return {out.loss, B * T, out.logits, {{"inputs", b.inputs}, {"targets", b.targets}}};
     }
-    LmBatch b = data.batch(B, T, rng);  // MLM uses the T input tokens of each window
-    MlmBatch m = mask_tokens(b.inputs, *mlm_vocab_, rng);
-    return {model_.encoder->mlm(m.inputs, nullptr, &m.targets).loss, B * T};
+    MlmBatch m = mask_tokens(b.inputs, *mlm_vocab_, rng);  // MLM uses the T input tokens of each window
+    ModelOutput out = model_.encoder->mlm(m.inputs, nullptr, &m.targets);
+    return {out.loss, B * T, out.logits, {{"inputs", m.inputs}, {"targets", m.targets}}};
   }
 
   std::optional<LmSplit> split_;

@@ -55,7 +55,8 @@ class Seq2SeqTask : public TrainTask {
       epoch_batches_ = train_->epoch(B, rng);
     }
     Seq2SeqBatch b = train_->batch(epoch_batches_[index % epoch_batches_.size()]);
-    return {loss_of(b), b.tgt_in.numel()};
+    ModelOutput out = model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing);
+    return {out.loss, b.tgt_in.numel(), out.logits, {{"src", b.src}, {"tgt_in", b.tgt_in}, {"targets", b.targets}}};
   }
 
   EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {
@@ -65,7 +66,8 @@ class Seq2SeqTask : public TrainTask {
     for (int64_t i = 0; i < batches; ++i) {
       std::vector<int64_t> idx(B);
       for (auto& x : idx) x = uniform_index(rng, data.size());
-      total += loss_of(data.batch(idx)).item();
+      Seq2SeqBatch b = data.batch(idx);
+      total += model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing).loss.item();
     }
     EvalResult e{total / static_cast<double>(batches)};
     if (val) e.bleu = bleu(std::min<int64_t>(data.size(), 100));
@@ -78,10 +80,6 @@ class Seq2SeqTask : public TrainTask {
   }
 
  private:
-  Tensor loss_of(const Seq2SeqBatch& b) {
-    return model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing).loss;
-  }
-
   DecodeOptions decode_options() const {
     DecodeOptions o;
     o.bos_id = tokenizer_->special("BOS");

@@ -51,6 +51,36 @@ Config resumed_config(const Config& stored, const std::vector<std::string>& over
 
 }  // namespace
 
+int64_t grad_accum_of(const TrainConfig& t) {
+  QKV_CHECK(t.global_batch == 0 || t.global_batch % t.batch_size == 0, "config: train.global_batch ", t.global_batch,
+            " is not a multiple of train.batch_size ", t.batch_size);
+  return t.global_batch > 0 ? t.global_batch / t.batch_size : t.grad_accum;
+}
+
+StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& config, int64_t step, int64_t accum,
+                      std::vector<MicroBatch>* batches, const std::function<void()>& after_backward) {
+  const TrainConfig& t = config.train;
+  StepResult r;
+  r.lr = learning_rate(config.optim, step, t.max_steps, config.model.d_model);
+  optimizer.zero_grad();
+  double loss_sum = 0.0;
+  for (int64_t micro = 0; micro < accum; ++micro) {
+    uint64_t index = static_cast<uint64_t>((step - 1) * accum + micro);
+    task.model().dropout_context().begin(t.seed, index);  // dropout masks keyed by the micro-batch
+    MicroBatch mb = task.train_batch(t.batch_size, index);
+    loss_sum += mb.loss.item();
+    r.tokens += mb.tokens;
+    (accum == 1 ? mb.loss : mb.loss * (1.0f / static_cast<float>(accum))).backward();
+    if (batches) batches->push_back(std::move(mb));
+  }
+  r.loss = loss_sum / static_cast<double>(accum);
+  if (after_backward) after_backward();
+  r.grad_norm = clip_grad_norm(task.model().module->parameters(), config.optim.grad_clip);
+  r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
+  if (r.finite) optimizer.step(r.lr);
+  return r;
+}
+
 bool resumable_override(const std::string& key) {
   return key == "train.max_steps" || key == "train.eval_interval" || key == "train.log_interval" ||
          key == "train.ckpt_interval" || key == "train.out_dir" || key == "train.threads";
@@ -111,37 +141,22 @@ int train(const Config& initial, const TrainOptions& options) {
     save_checkpoint(t.out_dir + "/" + file, c);
   };
 
-  std::vector<Tensor> tensors = model.module->parameters();
-  // global_batch, when given, decides the accumulation: global = batch_size x grad_accum (one process).
-  QKV_CHECK(t.global_batch == 0 || t.global_batch % t.batch_size == 0, "config: train.global_batch ",
-            t.global_batch, " is not a multiple of train.batch_size ", t.batch_size);
-  const int64_t accum = t.global_batch > 0 ? t.global_batch / t.batch_size : t.grad_accum, B = t.batch_size;
+  const int64_t accum = grad_accum_of(t), B = t.batch_size;
   double run_start = now_s() - state.elapsed_s, window_start = now_s();
   int64_t window_tokens = 0, window_start_step = state.step;
   for (int64_t step = state.step + 1; step <= t.max_steps; ++step) {
-    float lr = learning_rate(config.optim, step, t.max_steps, config.model.d_model);
-    optimizer.zero_grad();
-    double loss_sum = 0.0;
-    for (int64_t micro = 0; micro < accum; ++micro) {
-      uint64_t index = static_cast<uint64_t>((step - 1) * accum + micro);
-      model.dropout_context().begin(t.seed, index);  // dropout masks keyed by the micro-batch
-      MicroBatch mb = task->train_batch(B, index);
-      loss_sum += mb.loss.item();
-      window_tokens += mb.tokens;
-      (accum == 1 ? mb.loss : mb.loss * (1.0f / static_cast<float>(accum))).backward();
-    }
-    double train_loss = loss_sum / static_cast<double>(accum);
-    float grad_norm = clip_grad_norm(tensors, config.optim.grad_clip);
+    StepResult r = train_step(*task, optimizer, config, step, accum);
+    double train_loss = r.loss;
+    float lr = r.lr, grad_norm = r.grad_norm;
+    window_tokens += r.tokens;
     state.data_offset = static_cast<uint64_t>(step * accum);
-    if (!std::isfinite(train_loss) || !std::isfinite(grad_norm)) {
+    if (!r.finite) {
       if (!t.skip_nonfinite) {
         progress.print("step " + std::to_string(step) + ": the loss is not finite (" + std::to_string(train_loss) +
                        "); stopping. The last checkpoint in " + t.out_dir + " is kept.");
         return 3;
       }
       ++state.skipped;  // the step still advances: the next batch and masks differ
-    } else {
-      optimizer.step(lr);
     }
     state.step = step;
     state.elapsed_s = now_s() - run_start;

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "train/config.h"
+#include "train/optim.h"
+#include "train/task.h"
 
 namespace qkv {
 
@@ -19,6 +22,21 @@ struct TrainOptions {
 // Runs `config` (or the resumed checkpoint's config) and returns the process exit code of DESIGN.md:
 // 0 done, 3 a non-finite loss stopped the run, 130 / 143 interrupted by SIGINT / SIGTERM (after saving).
 int train(const Config& config, const TrainOptions& options);
+
+// One update: `accum` micro-batches (step counted from 1), clipping, and the optimizer step when the loss
+// and gradient norm are finite. The trainer and `qkv step` both use it, so they compute the same thing.
+struct StepResult {
+  double loss = 0.0;  // the mean over the micro-batches
+  float lr = 0.0f, grad_norm = 0.0f;
+  int64_t tokens = 0;
+  bool finite = true;
+};
+// `after_backward` runs once all micro-batches' gradients are in, before clipping (`qkv step` records them).
+StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& config, int64_t step, int64_t accum,
+                      std::vector<MicroBatch>* batches = nullptr, const std::function<void()>& after_backward = {});
+
+// Micro-batches per update: global_batch / batch_size when global_batch is given, else grad_accum.
+int64_t grad_accum_of(const TrainConfig& t);
 
 // The keys --set may change on resume: everything else would change the arithmetic of the run.
 bool resumable_override(const std::string& key);
