@@ -30,6 +30,18 @@ std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokeniz
   QKV_FAIL("unknown task");
 }
 
+Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts) {
+  bool bpe = data.tokenizer == "bpe";
+  std::string joined;
+  for (std::string_view t : texts) {
+    joined += t;
+    if (bpe) joined += '\n';
+  }
+  std::vector<std::string> specials = task_specials(data.task);
+  return bpe ? Tokenizer::train_bpe(joined, static_cast<int32_t>(data.vocab_size), specials)
+             : Tokenizer::train_char(joined, specials);
+}
+
 std::pair<std::string, std::string> split_lines(const std::string& text, double fraction) {
   std::string train, val;
   size_t start = 0;

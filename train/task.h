@@ -61,6 +61,11 @@ class TrainTask {
 std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokenizer> tokenizer = std::nullopt,
                                      std::vector<std::string> labels = {});
 
+// Trains the tokenizer data.tokenizer names on these texts, with the task's special tokens. Texts are
+// joined by a newline for BPE (a pre-token boundary, so no merge spans two texts) and by nothing for char
+// (so the vocabulary is exactly the texts' characters).
+Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts);
+
 // Splits TSV text into train and val lines: every k-th line goes to val so that ordered files (the
 // dictionary's alphabetical pairs) give a val set drawn from all of them. fraction 0.1 -> every 10th line.
 std::pair<std::string, std::string> split_lines(const std::string& text, double fraction);

@@ -22,11 +22,9 @@ class ClassifyTask : public TrainTask {
     else
       train_tsv = text, val_tsv = read_text(d.val);
     if (!tokenizer) {
-      std::string texts;  // the tokenizer learns from the text column only
-      for (const TsvRow& row : parse_tsv(train_tsv, d.train, "label", "text")) (texts += row.right) += '\n';
-      tokenizer = d.tokenizer == "bpe"
-                      ? Tokenizer::train_bpe(texts, static_cast<int32_t>(d.vocab_size), task_specials(d.task))
-                      : Tokenizer::train_char(texts, task_specials(d.task));
+      std::vector<std::string_view> texts;  // the tokenizer learns from the text column only
+      for (const TsvRow& row : parse_tsv(train_tsv, d.train, "label", "text")) texts.push_back(row.right);
+      tokenizer = train_tokenizer(d, texts);
     }
     tokenizer_ = std::move(tokenizer);
     int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;

@@ -17,11 +17,7 @@ class LmTask : public TrainTask {
     config_ = config;
     const DataConfig& d = config.data;
     std::string text = read_text(d.train);
-    if (!tokenizer) {
-      std::vector<std::string> specials = task_specials(d.task);
-      tokenizer = d.tokenizer == "bpe" ? Tokenizer::train_bpe(text, static_cast<int32_t>(d.vocab_size), specials)
-                                       : Tokenizer::train_char(text, specials);
-    }
+    if (!tokenizer) tokenizer = train_tokenizer(d, {text});
     tokenizer_ = std::move(tokenizer);
     std::optional<std::vector<int32_t>> val;
     if (!d.val.empty()) val = tokenizer_->encode(read_text(d.val));

@@ -24,12 +24,12 @@ class Seq2SeqTask : public TrainTask {
     else
       train_tsv = text, val_tsv = read_text(d.val);
     if (!tokenizer) {
-      std::string texts;  // one shared vocabulary for both sides
-      for (const TsvRow& row : parse_tsv(train_tsv, d.train, "source", "target"))
-        ((texts += row.left) += '\n' + std::string(row.right)) += '\n';
-      tokenizer = d.tokenizer == "bpe"
-                      ? Tokenizer::train_bpe(texts, static_cast<int32_t>(d.vocab_size), task_specials(d.task))
-                      : Tokenizer::train_char(texts, task_specials(d.task));
+      std::vector<std::string_view> texts;  // one shared vocabulary for both sides
+      for (const TsvRow& row : parse_tsv(train_tsv, d.train, "source", "target")) {
+        texts.push_back(row.left);
+        texts.push_back(row.right);
+      }
+      tokenizer = train_tokenizer(d, texts);
     }
     tokenizer_ = std::move(tokenizer);
     int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;
