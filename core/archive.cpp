@@ -15,7 +15,10 @@ namespace qkv {
 ArchiveWriter::ArchiveWriter() : ar_(std::make_unique<cereal::PortableBinaryOutputArchive>(os_)) {}
 ArchiveWriter::~ArchiveWriter() = default;
 
-void ArchiveWriter::raw(const void* data, uint64_t n) { (*ar_)(cereal::binary_data(const_cast<void*>(data), n)); }
+// Bytes go through cereal as chars: binary_data's element size must be sizeof(char), not sizeof(void).
+void ArchiveWriter::raw(const void* data, uint64_t n) {
+  (*ar_)(cereal::binary_data(static_cast<char*>(const_cast<void*>(data)), n));
+}
 void ArchiveWriter::u8(uint8_t v) { (*ar_)(v); }
 void ArchiveWriter::i32(int32_t v) { (*ar_)(v); }
 void ArchiveWriter::u32(uint32_t v) { (*ar_)(v); }
@@ -76,7 +79,7 @@ uint64_t ArchiveReader::length(uint64_t element_size, const char* what) {
 }
 
 void ArchiveReader::raw(void* data, uint64_t n) {
-  (*ar_)(cereal::binary_data(data, n));
+  (*ar_)(cereal::binary_data(static_cast<char*>(data), n));
   offset_ += n;
 }
 
