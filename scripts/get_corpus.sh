@@ -77,17 +77,7 @@ for p in python3 /usr/bin/python3; do
 done
 [ -n "$python" ] || packages+=(python3)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "get_corpus: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install_missing.sh "${packages[@]}"
 [ -n "$python" ] || python=/usr/bin/python3
 
 tmp=$(mktemp -d)

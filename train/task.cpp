@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "data/text_file.h"
 
 namespace qkv {
 
@@ -58,6 +59,12 @@ std::pair<std::string, std::string> split_lines(const std::string& text, double 
     ++i;
   }
   return {train, val};
+}
+
+std::pair<std::string, std::string> read_tsv_splits(const DataConfig& data) {
+  std::string text = read_text(data.train);
+  if (data.val.empty()) return split_lines(text, data.val_fraction);
+  return {std::move(text), read_text(data.val)};
 }
 
 }  // namespace qkv

@@ -70,4 +70,7 @@ Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_
 // dictionary's alphabetical pairs) give a val set drawn from all of them. fraction 0.1 -> every 10th line.
 std::pair<std::string, std::string> split_lines(const std::string& text, double fraction);
 
+// The train and val TSV text of a config: data.val when given, else split_lines of data.train.
+std::pair<std::string, std::string> read_tsv_splits(const DataConfig& data);
+
 }  // namespace qkv

@@ -16,11 +16,7 @@ class ClassifyTask : public TrainTask {
   ClassifyTask(const Config& config, std::optional<Tokenizer> tokenizer, std::vector<std::string> labels) {
     config_ = config;
     const DataConfig& d = config.data;
-    std::string text = read_text(d.train), train_tsv, val_tsv;
-    if (d.val.empty())
-      std::tie(train_tsv, val_tsv) = split_lines(text, d.val_fraction);
-    else
-      train_tsv = text, val_tsv = read_text(d.val);
+    auto [train_tsv, val_tsv] = read_tsv_splits(d);
     if (!tokenizer) {
       std::vector<std::string_view> texts;  // the tokenizer learns from the text column only
       for (const TsvRow& row : parse_tsv(train_tsv, d.train, "label", "text")) texts.push_back(row.right);
