@@ -3,8 +3,12 @@
 //
 // NOTE [bench_ops]: every time is the median of >= 20 runs after 3 warm-ups (more runs while a row's time
 // budget lasts). qkv and its raw counterpart run interleaved, one call of each per round, so that load from
-// other processes falls on both alike. Nothing here is asserted: the final line says which targets are met.
+// other processes falls on both alike. Beside each median the table gives the same figure from the fastest
+// run ("best"): on a shared or virtual machine a parallel region can wait milliseconds for a descheduled
+// CPU, which moves the median but not the best run. Rows whose median is over 1.5x their best run are
+// marked "noisy". Nothing here is asserted: the final lines say which targets are met.
 #include <cblas.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -45,8 +50,14 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// Runs the functions in rounds, one call of each per round, and returns the median milliseconds of each.
-std::vector<double> time_interleaved(const std::vector<std::function<void()>>& fns, int* runs_out = nullptr) {
+struct Time {
+  double median;  // ms
+  double best;    // ms, the fastest run
+  bool noisy() const { return median > 1.5 * best; }
+};
+
+// Runs the functions in rounds, one call of each per round, and returns the times of each.
+std::vector<Time> time_interleaved(const std::vector<std::function<void()>>& fns, int* runs_out = nullptr) {
   for (int w = 0; w < kWarmup; ++w)
     for (const auto& f : fns) f();
   std::vector<std::vector<double>> ms(fns.size());
@@ -63,8 +74,8 @@ std::vector<double> time_interleaved(const std::vector<std::function<void()>>& f
     ++runs;
   }
   if (runs_out) *runs_out = runs;
-  std::vector<double> out;
-  for (auto& v : ms) out.push_back(median(v));
+  std::vector<Time> out;
+  for (auto& v : ms) out.push_back({median(v), *std::min_element(v.begin(), v.end())});
   return out;
 }
 
@@ -85,6 +96,37 @@ std::string first_line(const char* path) {
   return line;
 }
 
+// CPU seconds since boot from /proc/stat (all CPUs) and /proc/self/stat (this process), to tell afterwards
+// whether other processes, or the host (steal), took CPU time during the run.
+struct CpuTimes {
+  double busy = 0, idle = 0, steal = 0, self = 0;
+};
+
+CpuTimes cpu_times() {
+  CpuTimes t;
+  double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) {
+    t.busy = (user + nice + system + irq + softirq) / tick;
+    t.idle = (idle + iowait) / tick;
+    t.steal = steal / tick;
+  }
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  std::getline(self, line);
+  size_t paren = line.rfind(')');  // the command name may hold spaces; utime and stime are fields 14 and 15
+  if (paren != std::string::npos) {
+    std::istringstream rest(line.substr(paren + 2));
+    std::string field;
+    for (int i = 3; i <= 13; ++i) rest >> field;
+    double utime = 0, stime = 0;
+    if (rest >> utime >> stime) t.self = (utime + stime) / tick;
+  }
+  return t;
+}
+
 float max_abs_diff(const float* x, const float* y, int64_t n) {
   float d = 0.0f;
   for (int64_t i = 0; i < n; ++i) d = std::max(d, std::fabs(x[i] - y[i]));
@@ -102,9 +144,11 @@ struct GemmCase {
 };
 
 std::string shape_label(const GemmCase& g) {
-  auto dims = [&](int64_t r, int64_t c) {
-    return "[" + (g.batch ? std::to_string(g.batch) + "," : std::string()) + std::to_string(r) + "," +
-           std::to_string(c) + "]";
+  auto dims = [&](int64_t rows, int64_t cols) {
+    std::string s = "[";
+    if (g.batch) s += std::to_string(g.batch) + ",";
+    s += std::to_string(rows) + "," + std::to_string(cols) + "]";
+    return s;
   };
   return dims(g.M, g.K) + "@" + (g.transpose_b ? dims(g.N, g.K) + "^T" : dims(g.K, g.N));
 }
@@ -129,11 +173,19 @@ void raw_gemm(const GemmCase& g, const float* A, const float* B, float* C, bool 
   }
 }
 
+// The smallest ratio (matmul) and fraction of memcpy (bandwidth) seen, from medians and from best runs.
+struct Worst {
+  double value = 1e9;
+  std::string op;
+  void see(double v, const std::string& name) {
+    if (v < value) {
+      value = v;
+      op = name;
+    }
+  }
+};
 struct Summary {
-  double min_ratio = 1e9;
-  std::string min_ratio_op;
-  double min_frac = 1e9;
-  std::string min_frac_op;
+  Worst ratio, ratio_best, frac, frac_best;
 };
 
 void bench_matmul(Summary& summary) {
@@ -156,11 +208,12 @@ void bench_matmul(Summary& summary) {
   };
   qkv::Rng rng(1234);
   std::printf("\n== matmul forward: qkv::matmul(a, b, false, transpose_b) under NoGrad vs cblas_sgemm on the same\n");
-  std::printf("   buffers. ratio = qkv GFLOP/s / raw GFLOP/s (target >= %.2f). Batched raw: the faster of a plain\n",
+  std::printf("   buffers; ms are medians. ratio = qkv GFLOP/s / raw GFLOP/s (target >= %.2f); best: the same from\n",
               kMatmulTarget);
-  std::printf("   loop of cblas_sgemm (loop) and the same loop split over OpenMP threads (omp).\n\n");
-  std::printf("%-8s %-10s %-28s %7s %5s %9s %9s %9s %9s %6s %-5s\n", "config", "op", "shape", "GFLOP", "runs", "qkv ms",
-              "raw ms", "qkv GF/s", "raw GF/s", "ratio", "raw");
+  std::printf("   the fastest runs. Batched raw: the faster of a plain loop of cblas_sgemm (loop) and the same loop\n");
+  std::printf("   split over OpenMP threads, one GEMM per thread (omp).\n\n");
+  std::printf("%-8s %-10s %-28s %7s %5s %9s %9s %9s %9s %6s %6s %-5s\n", "config", "op", "shape", "GFLOP", "runs",
+              "qkv ms", "raw ms", "qkv GF/s", "raw GF/s", "ratio", "best", "raw");
   qkv::NoGrad no_grad;
   for (const GemmCase& g : cases) {
     qkv::Shape sa = g.batch ? qkv::Shape{g.batch, g.M, g.K} : qkv::Shape{g.M, g.K};
@@ -173,31 +226,34 @@ void bench_matmul(Summary& summary) {
     auto run_loop = [&] { raw_gemm(g, a.data(), b.data(), c.data(), false); };
     auto run_omp = [&] { raw_gemm(g, a.data(), b.data(), c.data(), true); };
     int runs = 0;
-    double qkv_ms, raw_ms;
+    Time q, raw;
     const char* raw_kind = "sgemm";
+    bool noisy;
     if (g.batch) {
-      std::vector<double> t = time_interleaved({run_qkv, run_loop, run_omp}, &runs);
-      qkv_ms = t[0];
-      raw_ms = std::min(t[1], t[2]);
-      raw_kind = t[1] <= t[2] ? "loop" : "omp";
+      std::vector<Time> t = time_interleaved({run_qkv, run_loop, run_omp}, &runs);
+      q = t[0];
+      bool loop = t[1].median <= t[2].median;
+      raw = {std::min(t[1].median, t[2].median), std::min(t[1].best, t[2].best)};
+      raw_kind = loop ? "loop" : "omp";
+      noisy = t[0].noisy() || t[loop ? 1 : 2].noisy();
     } else {
-      std::vector<double> t = time_interleaved({run_qkv, run_loop}, &runs);
-      qkv_ms = t[0];
-      raw_ms = t[1];
+      std::vector<Time> t = time_interleaved({run_qkv, run_loop}, &runs);
+      q = t[0];
+      raw = t[1];
+      noisy = q.noisy() || raw.noisy();
     }
     kept = qkv::Tensor();
     run_qkv();
     float diff = max_abs_diff(kept.data(), c.data(), c.numel());
-    double ratio = raw_ms / qkv_ms;
+    double ratio = raw.median / q.median, ratio_best = raw.best / q.best;
     std::string label = std::string(g.config) + " " + g.name;
-    if (ratio < summary.min_ratio) {
-      summary.min_ratio = ratio;
-      summary.min_ratio_op = label;
-    }
-    std::printf("%-8s %-10s %-28s %7.3f %5d %9.3f %9.3f %9.1f %9.1f %6.3f %-5s%s\n", g.config, g.name,
-                shape_label(g).c_str(), gflop(g), runs, qkv_ms, raw_ms, gflop(g) / qkv_ms * 1e3,
-                gflop(g) / raw_ms * 1e3, ratio, raw_kind,
-                diff > 1e-3f ? (" CHECK: max |qkv - raw| = " + std::to_string(diff)).c_str() : "");
+    summary.ratio.see(ratio, label);
+    summary.ratio_best.see(ratio_best, label);
+    std::string notes = noisy ? " noisy" : "";
+    if (diff > 1e-3f) notes += " CHECK: max |qkv - raw| = " + std::to_string(diff);
+    std::printf("%-8s %-10s %-28s %7.3f %5d %9.3f %9.3f %9.1f %9.1f %6.3f %6.3f %-5s%s\n", g.config, g.name,
+                shape_label(g).c_str(), gflop(g), runs, q.median, raw.median, gflop(g) / q.median * 1e3,
+                gflop(g) / raw.median * 1e3, ratio, ratio_best, raw_kind, notes.c_str());
   }
 }
 
@@ -225,15 +281,15 @@ void bench_matmul_backward() {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dc.data(), N, a.data(), K, 1.0f, db.data(), K);
   };
   int runs = 0;
-  std::vector<double> t = time_interleaved({forward, forward_backward, raw_backward}, &runs);
-  double bwd_ms = t[1] - t[0], flop = 2.0 * gflop(g);
-  double ratio = t[2] / bwd_ms;
-  std::printf("\n== matmul backward (dA and dB; %.3f GFLOP) of %s %s %s: (forward + backward) - forward\n\n", flop,
-              g.config, g.name, shape_label(g).c_str());
-  std::printf("%5s %9s %9s %9s %9s %9s %9s %6s\n", "runs", "fwd ms", "fwd+bwd", "bwd ms", "raw ms", "qkv GF/s",
-              "raw GF/s", "ratio");
-  std::printf("%5d %9.3f %9.3f %9.3f %9.3f %9.1f %9.1f %6.3f\n", runs, t[0], t[1], bwd_ms, t[2], flop / bwd_ms * 1e3,
-              flop / t[2] * 1e3, ratio);
+  std::vector<Time> t = time_interleaved({forward, forward_backward, raw_backward}, &runs);
+  double bwd_ms = t[1].median - t[0].median, bwd_best = t[1].best - t[0].best, flop = 2.0 * gflop(g);
+  std::printf("\n== matmul backward (dA and dB: %.3f GFLOP) of %s %s %s: (forward + backward) - forward, medians\n\n",
+              flop, g.config, g.name, shape_label(g).c_str());
+  std::printf("%5s %9s %9s %9s %9s %9s %9s %6s %6s\n", "runs", "fwd ms", "fwd+bwd", "bwd ms", "raw ms", "qkv GF/s",
+              "raw GF/s", "ratio", "best");
+  std::printf("%5d %9.3f %9.3f %9.3f %9.3f %9.1f %9.1f %6.3f %6.3f%s\n", runs, t[0].median, t[1].median, bwd_ms,
+              t[2].median, flop / bwd_ms * 1e3, flop / t[2].median * 1e3, t[2].median / bwd_ms, t[2].best / bwd_best,
+              t[0].noisy() || t[1].noisy() || t[2].noisy() ? " noisy" : "");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -279,21 +335,28 @@ void bench_bandwidth(int64_t n, const char* size_label, Summary& summary) {
        [&] { qkv::Tensor o = qkv::layernorm(xr, w, bias); }},
   };
   qkv::NoGrad no_grad;
-  std::printf("\n%-12s %-22s %5s %10s %9s %7s\n", "size", "op", "runs", "ms", "GB/s", "frac");
-  double memcpy_gbs = 0.0;
+  std::printf("\n%-12s %-22s %5s %9s %9s %7s %9s %9s %7s\n", "size", "op", "runs", "ms", "GB/s", "frac", "best ms",
+              "best GB/s", "best");
+  double memcpy_gbs = 0.0, memcpy_best = 0.0;
   for (const Op& op : ops) {
     int runs = 0;
-    double ms = time_interleaved({op.run}, &runs)[0];
-    double gbs = op.bytes / (ms * 1e-3) * 1e-9;
+    Time t = time_interleaved({op.run}, &runs)[0];
+    double gbs = op.bytes / (t.median * 1e-3) * 1e-9, gbs_best = op.bytes / (t.best * 1e-3) * 1e-9;
     bool is_memcpy = std::strncmp(op.name, "memcpy", 6) == 0;
-    if (is_memcpy) memcpy_gbs = std::max(memcpy_gbs, gbs);
-    double frac = gbs / memcpy_gbs;
-    if (!is_memcpy && frac < summary.min_frac) {
-      summary.min_frac = frac;
-      summary.min_frac_op = std::string(op.name) + " (" + size_label + ")";
+    if (is_memcpy) {
+      memcpy_gbs = std::max(memcpy_gbs, gbs);
+      memcpy_best = std::max(memcpy_best, gbs_best);
     }
-    std::printf("%-12s %-22s %5d %10.4f %9.2f %7.3f%s\n", size_label, op.name, runs, ms, gbs, frac,
-                is_memcpy ? "" : (frac < kMemcpyTarget ? "  below target" : ""));
+    double frac = gbs / memcpy_gbs, frac_best = gbs_best / memcpy_best;
+    std::string label = std::string(op.name) + " (" + size_label + ")";
+    if (!is_memcpy) {
+      summary.frac.see(frac, label);
+      summary.frac_best.see(frac_best, label);
+    }
+    std::string notes = t.noisy() ? " noisy" : "";
+    if (!is_memcpy && frac < kMemcpyTarget) notes += " below target";
+    std::printf("%-12s %-22s %5d %9.4f %9.2f %7.3f %9.4f %9.2f %7.3f%s\n", size_label, op.name, runs, t.median, gbs,
+                frac, t.best, gbs_best, frac_best, notes.c_str());
   }
 }
 
@@ -307,6 +370,7 @@ int main(int argc, char** argv) {
   }
   qkv::set_threads(threads);
   auto start = Clock::now();
+  CpuTimes cpu0 = cpu_times();
 
   std::printf("qkv bench_ops\n");
   std::printf("cpu        %s\n", cpu_model().c_str());
@@ -315,22 +379,35 @@ int main(int argc, char** argv) {
   std::printf("openblas   %s\n", openblas_get_config());
   std::printf("core       %s\n", openblas_get_corename());
   std::printf("loadavg    %s (at start)\n", first_line("/proc/loadavg").c_str());
-  std::printf("timing     steady_clock, median of >= %d runs after %d warm-ups\n", kMinRuns, kWarmup);
+  std::printf("timing     steady_clock, median of >= %d runs after %d warm-ups; noisy: median > 1.5x best run\n",
+              kMinRuns, kWarmup);
 
   Summary summary;
   bench_matmul(summary);
   bench_matmul_backward();
-  std::printf("\n== bandwidth: GB/s = (bytes read + written) / time; frac = GB/s / best memcpy GB/s of the same\n");
-  std::printf("   size (target >= %.2f with 2 threads)\n", kMemcpyTarget);
+  std::printf("\n== bandwidth: GB/s = (bytes read + written) / median time; frac = GB/s / the faster memcpy of the\n");
+  std::printf("   same size (target >= %.2f with 2 threads); best: the same from the fastest runs\n", kMemcpyTarget);
   bench_bandwidth(int64_t{8} << 20, "8M floats", summary);
   bench_bandwidth(int64_t{256} << 10, "256K floats", summary);
 
   double total = std::chrono::duration<double>(Clock::now() - start).count();
+  CpuTimes cpu1 = cpu_times();
+  double self = cpu1.self - cpu0.self, other = std::max(0.0, cpu1.busy - cpu0.busy - self);
+  std::printf("\nloadavg    %s (at end)\n", first_line("/proc/loadavg").c_str());
   std::printf(
-      "\nsummary (threads %d, %.1f s): min matmul ratio %.3f (%s), target >= %.2f: %s; "
-      "min elementwise fraction of memcpy %.3f (%s), target >= %.2f: %s\n",
-      threads, total, summary.min_ratio, summary.min_ratio_op.c_str(), kMatmulTarget,
-      summary.min_ratio >= kMatmulTarget ? "met" : "MISSED", summary.min_frac, summary.min_frac_op.c_str(),
-      kMemcpyTarget, summary.min_frac >= kMemcpyTarget ? "met" : "MISSED");
+      "cpu time   %.1f s wall; this process %.1f s, other processes %.1f s, idle %.1f s, stolen by the host %.1f s\n",
+      total, self, other, cpu1.idle - cpu0.idle, cpu1.steal - cpu0.steal);
+  auto verdict = [](const Worst& w, double target) { return w.value >= target ? "met" : "MISSED"; };
+  std::printf(
+      "summary (threads %d, medians): min matmul ratio %.3f (%s), target >= %.2f %s; "
+      "min elementwise fraction of memcpy %.3f (%s), target >= %.2f %s\n",
+      threads, summary.ratio.value, summary.ratio.op.c_str(), kMatmulTarget, verdict(summary.ratio, kMatmulTarget),
+      summary.frac.value, summary.frac.op.c_str(), kMemcpyTarget, verdict(summary.frac, kMemcpyTarget));
+  std::printf(
+      "summary (threads %d, best runs): min matmul ratio %.3f (%s), target >= %.2f %s; "
+      "min elementwise fraction of memcpy %.3f (%s), target >= %.2f %s\n",
+      threads, summary.ratio_best.value, summary.ratio_best.op.c_str(), kMatmulTarget,
+      verdict(summary.ratio_best, kMatmulTarget), summary.frac_best.value, summary.frac_best.op.c_str(), kMemcpyTarget,
+      verdict(summary.frac_best, kMemcpyTarget));
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "core/ops.h"
 #include "train/commands.h"
 #include "train/config.h"
+#include "train/plot.h"
 #include "train/trainer.h"
 
 namespace {
@@ -127,6 +128,16 @@ int main(int argc, char** argv) {
   CLI::App* tok_dec = tok->add_subcommand("decode", "stdin lines of token ids to text");
   tok_dec->add_option("tokenizer", tokenizer_path, "tokenizer file")->required();
 
+  std::vector<std::string> metrics_files;
+  std::string plot_title;
+  bool compare = false;
+  CLI::App* plt = app.add_subcommand("plot", "draw training curves from metrics.jsonl as a standalone SVG");
+  plt->add_option("metrics", metrics_files, "metrics.jsonl files (or run folders); several imply --compare")
+      ->required();
+  plt->add_option("--out", out, "SVG file to write")->required();
+  plt->add_option("--title", plot_title, "chart title (default: the run's folder)");
+  plt->add_flag("--compare", compare, "one colour per run, no learning rate");
+
   CLI::App* demo = app.add_subcommand("demo", "a short tour of autograd: an MLP learns XOR");
   demo->add_option("--steps", demo_steps, "gradient descent steps")->check(CLI::Range(1, 1000000));
 
@@ -154,6 +165,7 @@ int main(int argc, char** argv) {
     if (tok_train->parsed()) qkv::cmd_tokenizer_train(data, type, vocab_size, out);
     if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
+    if (plt->parsed()) qkv::cmd_plot(metrics_files, out, plot_title, compare);
     if (demo->parsed()) return run_demo(demo_steps, 1337);
     return 0;
   } catch (const qkv::Error& e) {
