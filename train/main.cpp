@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ops.h"
+#include "train/bench.h"
 #include "train/commands.h"
 #include "train/config.h"
 #include "train/plot.h"
@@ -138,6 +139,16 @@ int main(int argc, char** argv) {
   plt->add_option("--title", plot_title, "chart title (default: the run's folder)");
   plt->add_flag("--compare", compare, "one colour per run, no learning rate");
 
+  qkv::BenchOptions bench_options;
+  CLI::App* bench = app.add_subcommand("bench", "time training steps of a config's model on random batches");
+  bench->add_option("config", config, "the JSON config (model.vocab_size must be set)")->required();
+  bench->add_option("--set", sets, "override a key (repeatable)");
+  bench->add_option("--steps", bench_options.steps, "timed steps")->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  bench->add_option("--warmup", bench_options.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  bench->add_option("--threads", bench_options.threads, "threads (0: the config's)")->check(CLI::NonNegativeNumber);
+  bench->add_option("--peak-gflops", bench_options.peak_gflops, "sgemm peak for MFU (0: measure)");
+  bench->add_flag("--json", bench_options.json, "print one JSON object");
+
   CLI::App* demo = app.add_subcommand("demo", "a short tour of autograd: an MLP learns XOR");
   demo->add_option("--steps", demo_steps, "gradient descent steps")->check(CLI::Range(1, 1000000));
 
@@ -166,6 +177,7 @@ int main(int argc, char** argv) {
     if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
     if (plt->parsed()) qkv::cmd_plot(metrics_files, out, plot_title, compare);
+    if (bench->parsed()) qkv::cmd_bench(config, sets, bench_options);
     if (demo->parsed()) return run_demo(demo_steps, 1337);
     return 0;
   } catch (const qkv::Error& e) {

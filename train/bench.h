@@ -1,0 +1,21 @@
+// qkv bench: the time of one training step (forward, loss, backward, clip, AdamW, zero grads) on random
+// batches of a config's model, with no corpus, data loading or evaluation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qkv {
+
+struct BenchOptions {
+  int64_t steps = 20, warmup = 3, threads = 0;
+  double peak_gflops = 0.0;  // the machine's sgemm peak for MFU; 0 measures sgemm at 2048^3 first
+  bool json = false;
+};
+
+// Needs model.vocab_size > 0 (there is no tokenizer). Prints ms/step (median), tokens/s, peak RSS, FLOPs per
+// token and MFU, as text or (json) one object.
+void cmd_bench(const std::string& config, const std::vector<std::string>& overrides, const BenchOptions& options);
+
+}  // namespace qkv
