@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/ops/elementwise.h"
+#include "core/profile.h"
 
 namespace qkv {
 namespace {
@@ -74,7 +75,10 @@ void Tensor::backward() const {
   accumulate_grad(*this, Tensor::ones(shape()));
   for (auto& impl : order) {
     if (impl->grad_fn) {
-      if (impl->grad.defined()) impl->grad_fn->backward(impl->grad);
+      if (impl->grad.defined()) {
+        ProfileScope profile(impl->grad_fn->name, /*backward=*/true);
+        impl->grad_fn->backward(impl->grad);
+      }
       // Release the graph as we go, so saved activations return to the allocator during backward.
       impl->grad_fn.reset();
       impl->graph_released = true;

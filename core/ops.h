@@ -14,6 +14,7 @@
 #include "core/ops/rope.h"
 #include "core/ops/shape_ops.h"
 #include "core/ops/softmax.h"
+#include "core/profile.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "core/threads.h"

@@ -64,15 +64,29 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   std::vector<Tensor> params = model.module->parameters();
   std::vector<double> times;
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    if (s == o.warmup) {  // profile the timed steps only
+      reset_profile();
+      set_profiling(o.profile);
+    }
     double t0 = now_s();
     model.dropout_context().begin(config.train.seed, static_cast<uint64_t>(s));
     Tensor loss = loss_of();
     loss.backward();
-    clip_grad_norm(params, config.optim.grad_clip);
-    optimizer.step(1e-4f);
+    {
+      ProfileScope profile("clip_grad_norm");
+      clip_grad_norm(params, config.optim.grad_clip);
+    }
+    {
+      ProfileScope profile("optimizer");
+      optimizer.step(1e-4f);
+    }
+    ProfileScope profile("zero_grad");
     optimizer.zero_grad();
     if (s >= o.warmup) times.push_back(now_s() - t0);
   }
+  set_profiling(false);
+  double total = 0.0;
+  for (double t : times) total += t;
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2], tokens = static_cast<double>(B * T);
 
@@ -111,6 +125,7 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   std::printf("%.3g FLOPs/token (6 N + %lld x 12 L C T)  %.1f GFLOP/s  MFU %.1f%% of sgemm's %.0f GFLOP/s\n",
               flops_per_token, static_cast<long long>(attention_terms), flops_per_token * tokens / median * 1e-9,
               100.0 * mfu, peak);
+  if (o.profile) std::printf("%s", profile_report(o.steps, total / static_cast<double>(o.steps)).c_str());
 }
 
 }  // namespace qkv

@@ -12,6 +12,7 @@ struct BenchOptions {
   int64_t steps = 20, warmup = 3, threads = 0;
   double peak_gflops = 0.0;  // the machine's sgemm peak for MFU; 0 measures sgemm at 2048^3 first
   bool json = false;
+  bool profile = false;  // also print the time per op, forward and backward
 };
 
 // Needs model.vocab_size > 0 (there is no tokenizer). Prints ms/step (median), tokens/s, peak RSS, FLOPs per

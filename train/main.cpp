@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   train->add_option("--resume", resume, "continue from this checkpoint");
   train->add_option("--stop-at", stop_at, "stop after this step, saving a checkpoint as an interruption would")
       ->check(CLI::NonNegativeNumber);
+  bool train_profile = false;
+  train->add_flag("--profile", train_profile, "print the time per op at the end");
 
   CLI::App* samp = app.add_subcommand("sample", "generate text from a GPT checkpoint");
   samp->add_option("ckpt", sample.ckpt, "checkpoint")->required();
@@ -148,6 +150,7 @@ int main(int argc, char** argv) {
   bench->add_option("--threads", bench_options.threads, "threads (0: the config's)")->check(CLI::NonNegativeNumber);
   bench->add_option("--peak-gflops", bench_options.peak_gflops, "sgemm peak for MFU (0: measure)");
   bench->add_flag("--json", bench_options.json, "print one JSON object");
+  bench->add_flag("--profile", bench_options.profile, "print the time per op, forward and backward");
 
   CLI::App* demo = app.add_subcommand("demo", "a short tour of autograd: an MLP learns XOR");
   demo->add_option("--steps", demo_steps, "gradient descent steps")->check(CLI::Range(1, 1000000));
@@ -160,7 +163,7 @@ int main(int argc, char** argv) {
   try {
     if (train->parsed()) {
       QKV_CHECK(!config.empty() || !resume.empty(), "train: give a config, or --resume a checkpoint");
-      qkv::TrainOptions o{resume, sets, stop_at};
+      qkv::TrainOptions o{resume, sets, stop_at, train_profile};
       qkv::Config c = resume.empty() ? qkv::load_config(config, sets) : qkv::Config{};
       return qkv::train(c, o);
     }

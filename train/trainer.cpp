@@ -62,7 +62,10 @@ StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& confi
   const TrainConfig& t = config.train;
   StepResult r;
   r.lr = learning_rate(config.optim, step, t.max_steps, config.model.d_model);
-  optimizer.zero_grad();
+  {
+    ProfileScope profile("zero_grad");
+    optimizer.zero_grad();
+  }
   double loss_sum = 0.0;
   for (int64_t micro = 0; micro < accum; ++micro) {
     uint64_t index = static_cast<uint64_t>((step - 1) * accum + micro);
@@ -75,8 +78,12 @@ StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& confi
   }
   r.loss = loss_sum / static_cast<double>(accum);
   if (after_backward) after_backward();
-  r.grad_norm = clip_grad_norm(task.model().module->parameters(), config.optim.grad_clip);
+  {
+    ProfileScope profile("clip_grad_norm");
+    r.grad_norm = clip_grad_norm(task.model().module->parameters(), config.optim.grad_clip);
+  }
   r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
+  ProfileScope profile("optimizer");
   if (r.finite) optimizer.step(r.lr);
   return r;
 }
@@ -142,7 +149,9 @@ int train(const Config& initial, const TrainOptions& options) {
   };
 
   const int64_t accum = grad_accum_of(t), B = t.batch_size;
-  double run_start = now_s() - state.elapsed_s, window_start = now_s();
+  double run_start = now_s() - state.elapsed_s, window_start = now_s(), profile_start = now_s();
+  const int64_t first_step = state.step;
+  set_profiling(options.profile);
   int64_t window_tokens = 0, window_start_step = state.step;
   for (int64_t step = state.step + 1; step <= t.max_steps; ++step) {
     StepResult r = train_step(*task, optimizer, config, step, accum);
@@ -216,6 +225,10 @@ int train(const Config& initial, const TrainOptions& options) {
       return 0;
     }
   }
+  if (options.profile && state.step > first_step)
+    progress.print("time per step (--profile):\n" +
+                   profile_report(state.step - first_step,
+                                  (now_s() - profile_start) / static_cast<double>(state.step - first_step)));
   progress.print("done: " + std::to_string(state.step) + " steps; best val loss " +
                  std::to_string(state.best_val_loss) + "; checkpoints in " + t.out_dir);
   return 0;

@@ -17,6 +17,7 @@ struct TrainOptions {
   std::string resume;                  // a checkpoint to continue from (its stored config is used)
   std::vector<std::string> overrides;  // --set: on resume only keys that leave the arithmetic unchanged
   int64_t stop_at = 0;                 // end after this step exactly as an interruption would (0: off)
+  bool profile = false;                // print the time per op at the end (includes evaluation's share)
 };
 
 // Runs `config` (or the resumed checkpoint's config) and returns the process exit code of DESIGN.md:

@@ -14,6 +14,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops/matmul.h"
+#include "core/profile.h"
 #include "core/rng.h"
 #include "core/threads.h"
 
@@ -40,6 +41,7 @@ inline float keep_scale(const AttentionOptions& o, int64_t flat, float keep) {
 }  // namespace
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  ProfileScope profile("attention");
   QKV_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention: expected q, k, v of rank 4 [B, NH, T, hs], got ",
             str(q.shape()), ", ", str(k.shape()), ", ", str(v.shape()));
   Dims d{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};

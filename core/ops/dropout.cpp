@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops/elementwise.h"
+#include "core/profile.h"
 #include "core/rng.h"
 #include "core/threads.h"
 
@@ -11,6 +12,7 @@ namespace qkv {
 
 // y = x * m, m = [u >= p] / (1 - p);  dx += dy * m
 Tensor dropout(const Tensor& x, float p, uint64_t seed, uint64_t stream) {
+  ProfileScope profile("dropout");
   QKV_CHECK(p >= 0.0f && p <= 1.0f, "dropout: probability ", p, " is outside [0, 1]");
   if (p == 0.0f) return x;
   Tensor m = Tensor::empty(x.shape());

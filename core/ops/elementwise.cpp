@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -52,6 +53,7 @@ Tensor binary_forward(const Tensor& a, const Tensor& b, const char* name, F f) {
 // y = f(x) elementwise; dx += dy * df(x, y).
 template <class F, class DF>
 Tensor unary(const Tensor& x, const char* name, F f, DF df) {
+  ProfileScope profile(name);
   Tensor y = Tensor::empty(x.shape());
   const float* px = x.data();
   float* py = y.data();
@@ -101,6 +103,7 @@ void add_reduced(Tensor& dst, const Tensor& src) {
 
 // out = a + b;  da += dout,  db += dout (each summed over its broadcast dimensions)
 Tensor add(const Tensor& a, const Tensor& b) {
+  ProfileScope profile("add");
   Tensor out = binary_forward(a, b, "add", [](float x, float y) { return x + y; });
   if (needs_grad(a, b)) {
     record(out, "add", {a, b}, [a, b](const Tensor& dout) {
@@ -113,6 +116,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 // out = a - b;  da += dout,  db -= dout
 Tensor sub(const Tensor& a, const Tensor& b) {
+  ProfileScope profile("sub");
   Tensor out = binary_forward(a, b, "sub", [](float x, float y) { return x - y; });
   if (needs_grad(a, b)) {
     record(out, "sub", {a, b}, [a, b](const Tensor& dout) {
@@ -125,6 +129,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 
 // out = a * b;  da += dout * b,  db += dout * a
 Tensor mul(const Tensor& a, const Tensor& b) {
+  ProfileScope profile("mul");
   Tensor out = binary_forward(a, b, "mul", [](float x, float y) { return x * y; });
   if (needs_grad(a, b)) {
     record(out, "mul", {a, b}, [a, b](const Tensor& dout) {
@@ -137,6 +142,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 // out = a / b;  da += dout / b,  db -= dout * a / b^2 = dout * out / b
 Tensor div(const Tensor& a, const Tensor& b) {
+  ProfileScope profile("div");
   Tensor out = binary_forward(a, b, "div", [](float x, float y) { return x / y; });
   if (needs_grad(a, b)) {
     record(out, "div", {a, b}, [a, b, out = out.detach()](const Tensor& dout) {

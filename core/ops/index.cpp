@@ -6,12 +6,14 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
 
 // y[n, :] = W[ids[n], :];  dW[ids[n], :] += dy[n, :]
 Tensor embedding(const Tensor& weight, const Ids& ids) {
+  ProfileScope profile("embedding");
   QKV_CHECK(weight.dim() == 2, "embedding: expected a weight of shape [V, C], got ", str(weight.shape()));
   QKV_CHECK(ids.numel() == numel(ids.shape), "embedding: ids hold ", ids.numel(), " values for shape ", str(ids.shape));
   int64_t V = weight.size(0), C = weight.size(1), n = ids.numel();

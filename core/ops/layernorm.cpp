@@ -11,6 +11,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -81,6 +82,7 @@ float* grad_or_null(const Tensor& t) { return t.requires_grad() ? grad_buffer(t)
 }  // namespace
 
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+  ProfileScope profile("layernorm");
   QKV_CHECK(x.dim() >= 1, "layernorm: expected a tensor of rank >= 1, got a scalar");
   int64_t C = x.size(-1);
   QKV_CHECK(C > 0, "layernorm: the last axis of ", str(x.shape()), " is empty");

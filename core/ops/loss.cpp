@@ -10,11 +10,13 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
 
 Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_index, float label_smoothing) {
+  ProfileScope profile("cross_entropy");
   QKV_CHECK(logits.dim() == 2, "cross_entropy: expected logits of shape [N, V], got ", str(logits.shape()));
   int64_t N = logits.size(0), V = logits.size(1);
   QKV_CHECK(targets.numel() == N && targets.shape == Shape{N}, "cross_entropy: expected targets of shape [", N,

@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -53,6 +54,7 @@ void batched_gemm(bool tx, bool ty, int64_t M, int64_t N, int64_t K, const float
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  ProfileScope profile("matmul");
   QKV_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected tensors of rank >= 2, got ", str(a.shape()), " and ",
             str(b.shape()));
   int64_t M = a.size(transpose_a ? -1 : -2), Ka = a.size(transpose_a ? -2 : -1);

@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -22,6 +23,7 @@ Shape reduced_shape(const Shape& shape, int axis, bool keepdim) {
 
 // y = scale * sum(x);  dx += dy * scale
 Tensor scaled_sum(const Tensor& x, float scale, const char* name) {
+  ProfileScope profile(name);
   const float* px = x.data();
   int64_t n = x.numel(), chunks = (n + kReduceChunk - 1) / kReduceChunk;
   std::vector<double> partial(chunks, 0.0);
@@ -47,6 +49,7 @@ Tensor scaled_sum(const Tensor& x, float scale, const char* name) {
 
 // y[o, i] = scale * sum_k x[o, k, i];  dx[o, k, i] += dy[o, i] * scale
 Tensor scaled_sum_axis(const Tensor& x, int axis, bool keepdim, float scale, const char* name) {
+  ProfileScope profile(name);
   AxisSplit s = split_at(x.shape(), axis);
   Tensor y = Tensor::empty(reduced_shape(x.shape(), axis, keepdim));
   const float* px = x.data();
@@ -97,6 +100,7 @@ Tensor mean(const Tensor& x, int axis, bool keepdim) {
 
 // y[o, i] = max_k x[o, k, i] at k* = argmax;  dx[o, k*, i] += dy[o, i]
 MaxResult max(const Tensor& x, int axis, bool keepdim) {
+  ProfileScope profile("max");
   int a = normalize_axis(axis, x.dim(), "max");
   AxisSplit s = split_at(x.shape(), a);
   QKV_CHECK(s.size > 0, "max: axis ", axis, " of shape ", str(x.shape()), " is empty");

@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -33,6 +34,7 @@ void rotate(const float* x, float* y, int64_t rows, int64_t T, int64_t hs, const
 }  // namespace
 
 Tensor rope(const Tensor& x, int64_t offset, float base) {
+  ProfileScope profile("rope");
   QKV_CHECK(x.dim() >= 2, "rope: expected [..., T, hs], got ", str(x.shape()));
   int64_t T = x.size(-2), hs = x.size(-1), half = hs / 2;
   QKV_CHECK(hs % 2 == 0 && hs > 0, "rope: head size ", hs, " must be even and positive");

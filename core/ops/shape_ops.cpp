@@ -7,12 +7,14 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops/elementwise.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
 
 // y = x viewed with a new shape;  dx += dy viewed with x's shape
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  ProfileScope profile("reshape");
   Shape out = shape;
   int64_t known = 1, inferred = -1;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -71,6 +73,7 @@ void permute_copy(const float* src, float* dst, const Shape& in, const std::vect
 
 // y = x with axes reordered: y.shape[i] = x.shape[dims[i]];  dx += dy with the axes put back
 Tensor permute(const Tensor& x, const std::vector<int>& dims) {
+  ProfileScope profile("permute");
   int rank = x.dim();
   QKV_CHECK(static_cast<int>(dims.size()) == rank, "permute: ", dims.size(), " dims for a tensor of shape ",
             str(x.shape()));
@@ -101,6 +104,7 @@ Tensor transpose(const Tensor& x, int a, int b) {
 
 // y = [x_0 | x_1 | ...] along axis;  dx_i += the slice of dy that x_i filled
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
+  ProfileScope profile("concat");
   QKV_CHECK(!xs.empty(), "concat: no tensors given");
   const Shape& first = xs[0].shape();
   int a = normalize_axis(axis, static_cast<int>(first.size()), "concat");
@@ -142,6 +146,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 
 // y = x[..., start:end, ...];  dx[..., start:end, ...] += dy
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
+  ProfileScope profile("slice");
   int a = normalize_axis(axis, x.dim(), "slice");
   int64_t n = x.shape()[a];
   QKV_CHECK(0 <= start && start <= end && end <= n, "slice: range [", start, ", ", end, ") is not within [0, ", n,

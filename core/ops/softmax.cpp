@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -41,6 +42,7 @@ int64_t last_dim(const Tensor& x, const char* op) {
 
 // y = e^x / sum e^x;  dx += y (dy - sum(dy y))
 Tensor softmax(const Tensor& x) {
+  ProfileScope profile("softmax");
   int64_t n = last_dim(x, "softmax"), rows = n ? x.numel() / n : 0;
   Tensor y = Tensor::empty(x.shape());
   softmax_rows(x.data(), y.data(), rows, n, false);
@@ -62,6 +64,7 @@ Tensor softmax(const Tensor& x) {
 
 // y = x - log sum e^x;  dx += dy - e^y sum(dy)
 Tensor log_softmax(const Tensor& x) {
+  ProfileScope profile("log_softmax");
   int64_t n = last_dim(x, "log_softmax"), rows = n ? x.numel() / n : 0;
   Tensor y = Tensor::empty(x.shape());
   softmax_rows(x.data(), y.data(), rows, n, true);
@@ -83,6 +86,7 @@ Tensor log_softmax(const Tensor& x) {
 
 // y = mask ? value : x;  dx += mask ? 0 : dy
 Tensor masked_fill(const Tensor& x, const Mask& mask, float value) {
+  ProfileScope profile("masked_fill");
   QKV_CHECK(mask.numel() == numel(mask.shape), "masked_fill: mask holds ", mask.numel(), " values for shape ",
             str(mask.shape));
   QKV_CHECK(broadcast_shapes(x.shape(), mask.shape, "masked_fill") == x.shape(), "masked_fill: mask of shape ",
