@@ -14,7 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build"
 
 if [[ ! -f "$build/build.ninja" ]]; then
-  cmake -S "$root" -B "$build" -G Ninja
+  cmake -S "$root" -B "$build" -G Ninja >&2
 fi
 # ninja rebuilds only what changed; -j2 because the machine has two cores.
 ninja -C "$build" -j2 bench_ops >&2
