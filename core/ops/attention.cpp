@@ -13,6 +13,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/fast_math.h"
 #include "core/ops/matmul.h"
 #include "core/profile.h"
 #include "core/rng.h"
@@ -76,7 +77,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         continue;
       }
       double z = 0.0;
-      for (int64_t j = 0; j < d.Tk; ++j) z += (row[j] = std::exp(row[j] - m));
+#pragma omp simd reduction(+ : z)
+      for (int64_t j = 0; j < d.Tk; ++j) z += (row[j] = fast_exp(row[j] - m));
       float inv = static_cast<float>(1.0 / z);
       for (int64_t j = 0; j < d.Tk; ++j) row[j] *= inv;
     }

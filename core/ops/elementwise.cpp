@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/fast_math.h"
 #include "core/profile.h"
 #include "core/threads.h"
 
@@ -174,7 +175,7 @@ Tensor neg(const Tensor& x) {
 // y = e^x;  dx += dy * y
 Tensor exp(const Tensor& x) {
   return unary(
-      x, "exp", [](float v) { return std::exp(v); }, [](float, float y) { return y; });
+      x, "exp", [](float v) { return fast_exp(v); }, [](float, float y) { return y; });
 }
 
 // y = ln x;  dx += dy / x
@@ -198,7 +199,7 @@ Tensor tanh(const Tensor& x) {
 // y = 1 / (1 + e^-x);  dx += dy y (1 - y)
 Tensor sigmoid(const Tensor& x) {
   return unary(
-      x, "sigmoid", [](float v) { return 1.0f / (1.0f + std::exp(-v)); },
+      x, "sigmoid", [](float v) { return 1.0f / (1.0f + fast_exp(-v)); },
       [](float, float y) { return y * (1.0f - y); });
 }
 
@@ -212,9 +213,9 @@ Tensor relu(const Tensor& x) {
 Tensor gelu(const Tensor& x) {
   constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
   return unary(
-      x, "gelu", [](float v) { return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2)); },
+      x, "gelu", [](float v) { return 0.5f * v * (1.0f + fast_erf(v * kInvSqrt2)); },
       [](float v, float) {
-        return 0.5f * (1.0f + std::erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * std::exp(-0.5f * v * v);
+        return 0.5f * (1.0f + fast_erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v);
       });
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/fast_math.h"
 #include "core/profile.h"
 #include "core/threads.h"
 
@@ -42,8 +43,9 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
     const float* zr = z + i * V;
     float m = *std::max_element(zr, zr + V);
     double s = 0.0, zsum = 0.0;
+#pragma omp simd reduction(+ : s, zsum)
     for (int64_t v = 0; v < V; ++v) {
-      s += std::exp(zr[v] - m);
+      s += fast_exp(zr[v] - m);
       zsum += zr[v];
     }
     plse[i] = m + static_cast<float>(std::log(s));
@@ -63,7 +65,7 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
                if (tv[i] == ignore_index) continue;
                for (int64_t v = 0; v < V; ++v) {
                  float q = smooth + (v == tv[i] ? 1.0f - eps : 0.0f);
-                 dz[i * V + v] += (std::exp(zs[i * V + v] - lses[i]) - q) * scale;
+                 dz[i * V + v] += (fast_exp(zs[i * V + v] - lses[i]) - q) * scale;
                }
              }
            });

@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/fast_math.h"
 #include "core/profile.h"
 #include "core/threads.h"
 
@@ -19,16 +20,19 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_sp
     const float* xr = x + r * n;
     float* yr = y + r * n;
     float m = -INFINITY;
+#pragma omp simd reduction(max : m)
     for (int64_t j = 0; j < n; ++j) m = std::max(m, xr[j]);
     if (m == -INFINITY) m = 0.0f;  // a fully masked row: avoid inf - inf
+    // e^(x - m) goes into y first; the sum's order is fixed by the vector width, not by the thread count.
     double z = 0.0;
-    for (int64_t j = 0; j < n; ++j) z += std::exp(xr[j] - m);
+#pragma omp simd reduction(+ : z)
+    for (int64_t j = 0; j < n; ++j) z += (yr[j] = fast_exp(xr[j] - m));
     if (log_space) {
       float log_z = m + static_cast<float>(std::log(z));
       for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - log_z;
     } else {
       float inv = static_cast<float>(1.0 / z);
-      for (int64_t j = 0; j < n; ++j) yr[j] = std::exp(xr[j] - m) * inv;
+      for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
     }
   }
 }
@@ -77,7 +81,7 @@ Tensor log_softmax(const Tensor& x) {
         const float *yr = py + r * n, *dyr = pdy + r * n;
         double total = 0.0;
         for (int64_t j = 0; j < n; ++j) total += dyr[j];
-        for (int64_t j = 0; j < n; ++j) dx[r * n + j] += dyr[j] - std::exp(yr[j]) * static_cast<float>(total);
+        for (int64_t j = 0; j < n; ++j) dx[r * n + j] += dyr[j] - fast_exp(yr[j]) * static_cast<float>(total);
       }
     });
   }
