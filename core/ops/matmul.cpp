@@ -34,7 +34,8 @@ struct BatchPlan {
 };
 
 // C[ci] (+)= op(X[xi]) op(Y[yi]) for every batch; in parallel over batches when the targets are distinct and
-// the matrices are small (OpenBLAS then runs each GEMM on one thread), else one GEMM after another.
+// there are at least as many batches as threads (OpenBLAS then runs each GEMM on one thread: one fork for
+// the whole batch instead of one per GEMM), else one multi-threaded GEMM after another.
 void batched_gemm(bool tx, bool ty, int64_t M, int64_t N, int64_t K, const float* X, const std::vector<int64_t>& xi,
                   const float* Y, const std::vector<int64_t>& yi, float beta, float* C,
                   const std::vector<int64_t>* ci) {
@@ -42,7 +43,7 @@ void batched_gemm(bool tx, bool ty, int64_t M, int64_t N, int64_t K, const float
   auto one = [&](int64_t i) {
     gemm(tx, ty, M, N, K, X + xi[i] * M * K, Y + yi[i] * K * N, beta, C + (ci ? (*ci)[i] : i) * M * N);
   };
-  bool parallel = ci == nullptr && count >= threads() && M * N * K <= (int64_t{1} << 21);
+  bool parallel = ci == nullptr && count > 1 && count >= threads();
   if (parallel) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < count; ++i) one(i);
