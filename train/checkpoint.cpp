@@ -18,7 +18,7 @@ void put_u32(std::string& s, uint32_t v) {
 void put_u64(std::string& s, uint64_t v) {
   for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-uint64_t get_le(const std::string& s, size_t at, int bytes) {
+uint64_t get_le(std::string_view s, size_t at, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(s[at + i])) << (8 * i);
   return v;
@@ -51,36 +51,37 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   write_file_atomic(path, file);
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-  std::string file = read_file(path);
-  QKV_CHECK(file.size() >= kHeader, path, ": not a qkv checkpoint (", file.size(), " bytes, shorter than the header)");
-  QKV_CHECK(std::memcmp(file.data(), kMagic, 8) == 0, path, ": not a qkv checkpoint (wrong magic)");
+Checkpoint load_checkpoint(const std::string& path) { return parse_checkpoint(read_file(path), path); }
+
+Checkpoint parse_checkpoint(std::string_view file, const std::string& source) {
+  QKV_CHECK(file.size() >= kHeader, source, ": not a qkv checkpoint (", file.size(),
+            " bytes, shorter than the header)");
+  QKV_CHECK(std::memcmp(file.data(), kMagic, 8) == 0, source, ": not a qkv checkpoint (wrong magic)");
   uint32_t version = static_cast<uint32_t>(get_le(file, 8, 4));
-  QKV_CHECK(version == kCheckpointVersion, path, ": checkpoint format version ", version, ", this qkv reads version ",
+  QKV_CHECK(version == kCheckpointVersion, source, ": checkpoint format version ", version, ", this qkv reads version ",
             kCheckpointVersion);
   uint64_t length = get_le(file, 12, 8), checksum = get_le(file, 20, 8);
-  QKV_CHECK(length == file.size() - kHeader, path, ": truncated or padded: the header declares ", length,
+  QKV_CHECK(length == file.size() - kHeader, source, ": truncated or padded: the header declares ", length,
             " payload bytes, the file holds ", file.size() - kHeader);
-  QKV_CHECK(fnv1a64(std::string_view(file).substr(kHeader)) == checksum, path,
-            ": checksum mismatch: the file is corrupted");
-  ArchiveReader r(file.substr(kHeader), path);
+  QKV_CHECK(fnv1a64(file.substr(kHeader)) == checksum, source, ": checksum mismatch: the file is corrupted");
+  ArchiveReader r(std::string(file.substr(kHeader)), source);
   Checkpoint c;
   c.config_json = r.str("config");
   c.tokenizer = r.str("tokenizer");
   uint64_t n = r.u64("parameter count");
-  QKV_CHECK(n <= r.remaining() / 16, path, ": corrupted: ", n, " parameters declared in ", r.remaining(), " bytes");
+  QKV_CHECK(n <= r.remaining() / 16, source, ": corrupted: ", n, " parameters declared in ", r.remaining(), " bytes");
   for (uint64_t i = 0; i < n; ++i) {
     std::string name = r.str("parameter name");
     uint64_t rank = r.u64("parameter rank");
-    QKV_CHECK(rank <= 8, path, ": corrupted: parameter ", name, " has rank ", rank);
+    QKV_CHECK(rank <= 8, source, ": corrupted: parameter ", name, " has rank ", rank);
     Shape shape(rank);
     for (auto& d : shape) {
       d = r.i64("parameter dimension");
-      QKV_CHECK(d >= 0 && d <= (int64_t{1} << 40), path, ": corrupted: parameter ", name, " has dimension ", d);
+      QKV_CHECK(d >= 0 && d <= (int64_t{1} << 40), source, ": corrupted: parameter ", name, " has dimension ", d);
     }
     std::vector<float> values = r.floats("parameter values");
-    QKV_CHECK(static_cast<int64_t>(values.size()) == numel(shape), path, ": parameter ", name, " holds ", values.size(),
-              " values for shape ", str(shape));
+    QKV_CHECK(static_cast<int64_t>(values.size()) == numel(shape), source, ": parameter ", name, " holds ",
+              values.size(), " values for shape ", str(shape));
     c.params.emplace_back(name, Tensor::from_vector(values, shape));
   }
   c.optimizer = r.str("optimizer state");
@@ -89,7 +90,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.state.best_val_loss = r.f64("best val loss");
   c.state.skipped = r.i64("skipped steps");
   c.state.elapsed_s = r.f64("elapsed time");
-  QKV_CHECK(r.remaining() == 0, path, ": ", r.remaining(), " unexpected bytes after the train state");
+  QKV_CHECK(r.remaining() == 0, source, ": ", r.remaining(), " unexpected bytes after the train state");
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,8 @@ constexpr uint32_t kCheckpointVersion = 1;
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Checks magic, version, length and checksum before reading anything else; every failure is a qkv::Error.
 Checkpoint load_checkpoint(const std::string& path);
+// The same checks on a checkpoint's bytes already in memory; `source` names them in error messages.
+Checkpoint parse_checkpoint(std::string_view bytes, const std::string& source);
 
 // Copies `params` into the model's parameters by name. Strict: every name must match both ways with the
 // same shape, else one error lists what is missing, unexpected or of another shape. Not strict: loads the

@@ -20,7 +20,6 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_sp
     const float* xr = x + r * n;
     float* yr = y + r * n;
     float m = -INFINITY;
-#pragma omp simd reduction(max : m)
     for (int64_t j = 0; j < n; ++j) m = std::max(m, xr[j]);
     if (m == -INFINITY) m = 0.0f;  // a fully masked row: avoid inf - inf
     // e^(x - m) goes into y first; the sum's order is fixed by the vector width, not by the thread count.
