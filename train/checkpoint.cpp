@@ -75,13 +75,16 @@ Checkpoint parse_checkpoint(std::string_view file, const std::string& source) {
     uint64_t rank = r.u64("parameter rank");
     QKV_CHECK(rank <= 8, source, ": corrupted: parameter ", name, " has rank ", rank);
     Shape shape(rank);
+    int64_t count = 1;  // the product of the dimensions, checked as it grows so that it cannot overflow
     for (auto& d : shape) {
       d = r.i64("parameter dimension");
-      QKV_CHECK(d >= 0 && d <= (int64_t{1} << 40), source, ": corrupted: parameter ", name, " has dimension ", d);
+      QKV_CHECK(d >= 0 && !__builtin_mul_overflow(count, d, &count) &&
+                    static_cast<uint64_t>(count) <= r.remaining() / sizeof(float),
+                source, ": corrupted: parameter ", name, " has dimension ", d, ", more values than the file holds");
     }
     std::vector<float> values = r.floats("parameter values");
-    QKV_CHECK(static_cast<int64_t>(values.size()) == numel(shape), source, ": parameter ", name, " holds ",
-              values.size(), " values for shape ", str(shape));
+    QKV_CHECK(static_cast<int64_t>(values.size()) == count, source, ": parameter ", name, " holds ", values.size(),
+              " values for shape ", str(shape));
     c.params.emplace_back(name, Tensor::from_vector(values, shape));
   }
   c.optimizer = r.str("optimizer state");
