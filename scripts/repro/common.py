@@ -1,0 +1,158 @@
+"""Helpers shared by the reproduction scripts: running qkv, reading metrics, timing, the result table.
+
+Every script runs under /usr/bin/python3 (PyTorch and numpy live there); PyTorch is optional: without it
+the reference columns read "not run".
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+
+def default_qkv():
+    return os.path.join(ROOT, "build", "qkv")
+
+
+def check_qkv(path):
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        sys.exit(f"{path} is not an executable: build it (cmake -S . -B build -G Ninja && ninja -C build) or pass --qkv")
+    return path
+
+
+def torch_or_none():
+    """PyTorch and the reference package, or None when PyTorch is missing."""
+    try:
+        import torch  # noqa: F401
+        from reference import models, safetensors_io, train_ref  # noqa: F401
+        return torch
+    except ImportError:
+        return None
+
+
+COMMANDS = []  # every command run, in order, printed at the end
+
+
+def show(cmd):
+    return " ".join(shlex.quote(str(c)) for c in cmd)
+
+
+# NOTE [passive OpenMP threads]: batch-1 inference (eval, translate) runs thousands of tiny parallel regions. With
+# libgomp's default of spinning threads, a 2-core machine shared with another busy process (a training, a build)
+# made `qkv eval` of 100 windows take 40 s instead of 1.5 s: a spinning thread waits for its descheduled partner.
+# Everything but `qkv train` (whose wall time is the measurement) runs with passive waiting; the losses are the same.
+PASSIVE = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+
+
+def run(cmd, stdin=None, log=None, echo=None, nice=True):
+    """Runs cmd (a list); returns (stdout, seconds). log: a file for stdout+stderr; echo(line) -> bool picks
+    the lines also printed live. Exits with the command's stderr when it fails."""
+    cmd = [str(c) for c in cmd]
+    env = None if len(cmd) > 1 and cmd[1] == "train" else PASSIVE
+    COMMANDS.append(show(cmd) + (" < " + stdin[0] if isinstance(stdin, tuple) else ""))
+    full = (["nice", "-n", "10"] if nice else []) + cmd
+    start = time.time()
+    data = stdin[1] if isinstance(stdin, tuple) else stdin
+    if log is None and echo is None:
+        p = subprocess.run(full, input=data, capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            sys.exit(f"command failed (exit {p.returncode}): {show(cmd)}\n{p.stderr.strip()}")
+        return p.stdout, time.time() - start
+    out = []
+    with open(log or os.devnull, "w") as f:
+        p = subprocess.Popen(full, stdin=subprocess.PIPE if data is not None else None, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
+        if data is not None:
+            p.stdin.write(data)
+            p.stdin.close()
+        for line in p.stdout:
+            f.write(line)
+            out.append(line)
+            if echo and echo(line):
+                print("    " + line.rstrip(), flush=True)
+        rc = p.wait()
+    if rc != 0:
+        tail = "".join(out[-15:])
+        sys.exit(f"command failed (exit {rc}): {show(cmd)}\n{tail}" + (f"(log: {log})" if log else ""))
+    return "".join(out), time.time() - start
+
+
+def train(qkv, config, overrides, out_dir, what):
+    """qkv train CONFIG --set ... with its output in OUT_DIR/train.log; the eval lines are printed live.
+    Returns the wall time in seconds."""
+    os.makedirs(out_dir, exist_ok=True)
+    cmd = [qkv, "train", config] + [x for kv in overrides for x in ("--set", kv)] + ["--set", "train.out_dir=" + out_dir]
+    print(f"  {what}: {show(cmd)}", flush=True)
+    is_eval = lambda line: (line.startswith("step ") and ": train loss" in line) or line.startswith("init_from")
+    _, seconds = run(cmd, log=os.path.join(out_dir, "train.log"), echo=is_eval)
+    print(f"  {what}: {seconds:.1f} s of wall time", flush=True)
+    return seconds
+
+
+def metrics(out_dir):
+    """(train lines, eval lines) of OUT_DIR/metrics.jsonl."""
+    train_lines, eval_lines = [], []
+    with open(os.path.join(out_dir, "metrics.jsonl")) as f:
+        for line in f:
+            j = json.loads(line)
+            (eval_lines if "val_loss" in j else train_lines).append(j)
+    return train_lines, eval_lines
+
+
+def eval_at(eval_lines, step, key="val_loss"):
+    for j in eval_lines:
+        if j["step"] == step:
+            return j.get(key)
+    return None
+
+
+def qkv_eval(qkv, ckpt, data):
+    out, _ = run([qkv, "eval", ckpt, "--data", data, "--json"])
+    return json.loads(out)
+
+
+def fmt(x, digits=4):
+    if x is None:
+        return "not run"
+    if isinstance(x, str):
+        return x
+    return f"{x:.{digits}f}"
+
+
+def table(title, rows, header=("", "published", "PyTorch here", "qkv here")):
+    """rows: lists of cells (strings); prints a Markdown table."""
+    print(f"\n{title}\n")
+    cells = [list(header)] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"
+    print(line(cells[0]))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in cells[1:]:
+        print(line(r))
+
+
+def print_commands():
+    print("\ncommands run:")
+    for c in COMMANDS:
+        print("  " + c)
+
+
+def verdict(name, ok, detail):
+    print(f"{'PASS' if ok else 'FAIL'} {name}: {detail}")
+    return ok
+
+
+def resolved_config(qkv, config, overrides, workdir):
+    """The config qkv resolves (every default filled in, decay_steps fixed) for CONFIG --set OVERRIDES, from
+    `qkv init` and `qkv info --json`; also returns the untrained checkpoint's path."""
+    os.makedirs(workdir, exist_ok=True)
+    ckpt = os.path.join(workdir, "init.qkv")
+    run([qkv, "init", config] + [x for kv in overrides for x in ("--set", kv)] + ["--out", ckpt])
+    out, _ = run([qkv, "info", ckpt, "--json"])
+    return json.loads(out)["config"], ckpt

@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""Reproduction 3: English to German on the Ding sentence pairs (configs/seq2seq-de-en.json), qkv beside the
+PyTorch reference trained with the same recipe, scored with corpus BLEU-4 (13a) against sacrebleu.
+
+    /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--qkv build/qkv] [--out out/repro/de-en]
+                                            [--no-reference] [--no-qkv] [--threads N]
+
+The full run is a fixed budget of 8,000 steps of batch 64 for each model: hours on 2 cores. `--steps 50` is a
+smoke test of the whole pipeline.
+
+1. data/de-en.tsv (english<TAB>german, in the dictionary's order) is shuffled with a fixed seed and cut into
+   500 held-out test pairs, 500 dev pairs (qkv's periodic validation) and the rest for training.
+2. qkv trains the config with data.train / data.val set to those files, train.batch_size and train.max_steps.
+3. The reference (scripts/reference Seq2Seq, Xavier-uniform initialisation as qkv and the Annotated Transformer,
+   torch.optim.Adam, Noam schedule, clip 1.0, label smoothing 0.1, dropout 0.1) trains the same recipe on the
+   same tokens: the shared BPE vocabulary is the one qkv learns from the training file (taken from `qkv init`,
+   written as a .tok file, used through `qkv tokenizer encode`), its epochs are length-bucketed batches as qkv's
+   (pools of 100 batches sorted by length, batch order shuffled), from a torch.Generator. Its weights go through
+   `qkv import`, so both models are decoded by the same `qkv translate` (greedy, and --beam 4).
+4. BLEU-4 over 13a tokens (scripts/repro/bleu13a.py) of the detokenized outputs against the German references;
+   sacrebleu (PyPI, for the default `python3`; installed with `python3 -m pip install sacrebleu` when missing)
+   scores the same files, and the two must agree to 0.1. Passes when qkv is within 1.0 BLEU of the reference.
+"""
+import argparse
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bleu13a  # noqa: E402
+import common  # noqa: E402
+from common import ROOT, fmt  # noqa: E402
+
+SPLIT_SEED = 20240601
+
+
+def split_pairs(path, out_dir, n_test, n_dev):
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    order = list(range(len(lines)))
+    random.Random(SPLIT_SEED).shuffle(order)
+    parts = {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train": order[n_test + n_dev:]}
+    files = {}
+    for name, idx in parts.items():
+        files[name] = os.path.join(out_dir, name + ".tsv")
+        with open(files[name], "w", encoding="utf-8") as f:
+            f.write("".join(lines[i] + "\n" for i in idx))
+    test = [lines[i].split("\t", 1) for i in parts["test"]]
+    return files, [s for s, _ in test], [t for _, t in test]
+
+
+def write_tok(tokenizer_json, path):
+    """A qkv tokenizer file (data/tokenizer_io.cpp, NOTE [tokenizer file]) from the `qkv.tokenizer` metadata of
+    `qkv export`: "QKVTOK", version 1, cereal's portable binary archive (an endianness byte, then little-endian
+    values; strings as a u64 length and the bytes), then the FNV-1a 64 checksum of everything before it."""
+    j = json.loads(tokenizer_json)
+    tokens = [bytes.fromhex(t) for t in j["tokens"]]
+    specials = sorted(j["specials"].items(), key=lambda kv: kv[1])
+    n_ordinary = len(tokens) - len(specials)
+    s = lambda b: struct.pack("<Q", len(b)) + b
+    body = b"\x01" + s(j["type"].encode()) + struct.pack("<I", n_ordinary) + b"".join(s(t) for t in tokens[:n_ordinary])
+    body += struct.pack("<I", len(j["merges"])) + b"".join(struct.pack("<ii", a, b) for a, b in j["merges"])
+    body += struct.pack("<I", len(specials)) + b"".join(s(name.encode()) + struct.pack("<i", i) for name, i in specials)
+    data = b"QKVTOK" + struct.pack("<I", 1) + body
+    h = 0xCBF29CE484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    with open(path, "wb") as f:
+        f.write(data + struct.pack("<Q", h))
+
+
+def encode(qkv, tok, lines):
+    out, _ = common.run([qkv, "tokenizer", "encode", tok], stdin=(f"({len(lines)} lines)", "\n".join(lines) + "\n"))
+    rows = out.split("\n")[: len(lines)]
+    return [[int(x) for x in r.split()] for r in rows]
+
+
+def train_reference(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch):
+    from reference import models, safetensors_io, train_ref
+    os.makedirs(workdir, exist_ok=True)
+    weights = os.path.join(workdir, "init.safetensors")
+    common.run([qkv, "export", init_ckpt, "--out", weights])
+    _, meta = safetensors_io.read(weights)
+    tok_file = os.path.join(workdir, "shared.tok")
+    write_tok(meta["qkv.tokenizer"], tok_file)
+    # models.Tokenizer (and so models.from_config) decodes every token as UTF-8, which byte-level BPE tokens are
+    # not: read the vocabulary here.
+    tj = json.loads(meta["qkv.tokenizer"])
+    tokens, specials = [bytes.fromhex(t) for t in tj["tokens"]], tj["specials"]
+    pad, bos, eos = specials["PAD"], specials["BOS"], specials["EOS"]
+    with open(train_tsv, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t", 1) for line in f if line.strip()]
+    src, tgt = encode(qkv, tok_file, [r[0] for r in rows]), encode(qkv, tok_file, [r[1] for r in rows])
+    check = b"".join(tokens[i] for i in src[0]).decode("utf-8")
+    if check != rows[0][0]:
+        sys.exit(f"tokenizer round trip failed: {rows[0][0]!r} -> {check!r}")
+    m = config["model"]
+    max_len = config["data"]["max_len"] or m["block_size"]
+    pairs = [(s, t) for s, t in zip(src, tgt) if len(s) <= max_len and len(t) + 1 <= max_len]
+    print(f"  reference: {len(pairs)} training pairs ({len(rows) - len(pairs)} longer than {max_len} dropped), "
+          f"vocabulary {len(tokens)}", flush=True)
+
+    torch.manual_seed(seed)
+    model = models.Seq2Seq(models.ModelConfig(**dict(m, vocab_size=len(tokens)), pad_id=pad, task="seq2seq",
+                                              label_smoothing=config["optim"]["label_smoothing"]))
+    with torch.no_grad():  # Xavier-uniform for every matrix; biases 0 and LayerNorm weights 1 stay
+        for p in model.parameters():
+            if p.dim() >= 2:
+                torch.nn.init.xavier_uniform_(p)
+    optimizer = train_ref.make_optimizer(model, config["optim"])
+    g = torch.Generator().manual_seed(seed)
+    B = config["train"]["batch_size"]
+
+    def epoch():  # qkv's ParallelDataset::epoch: shuffle, pools of 100 B sorted by lengths, batches shuffled
+        order = torch.randperm(len(pairs), generator=g).tolist()
+        batches = []
+        for p in range(0, len(order), 100 * B):
+            pool = sorted(order[p:p + 100 * B], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+            batches += [pool[i:i + B] for i in range(0, len(pool), B)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+    def tensors(idx):
+        def padded(seqs):
+            T = max(len(s) for s in seqs)
+            return torch.tensor([s + [pad] * (T - len(s)) for s in seqs])
+        return (padded([pairs[i][0] for i in idx]), padded([[bos] + pairs[i][1] for i in idx]),
+                padded([pairs[i][1] + [eos] for i in idx]))
+
+    def loss_of(model_, b):
+        return model_(*b)[1]
+
+    model.train()
+    batches, start, window = [], time.time(), []
+    for step in range(1, steps + 1):
+        if not batches:
+            batches = epoch()
+        loss, lr, _ = train_ref.train_step(model, optimizer, config, step, [tensors(batches.pop())], loss_of)
+        window.append(loss)
+        if step % 500 == 0 or step == steps:
+            print(f"    reference step {step}/{steps}: loss {sum(window) / len(window):.4f} (mean of the last "
+                  f"{len(window)}), lr {lr:.2e}, {time.time() - start:.0f} s", flush=True)
+            window = []
+    seconds = time.time() - start
+    out = os.path.join(workdir, "reference.safetensors")
+    safetensors_io.write(out, {k: v.detach().numpy() for k, v in model.state_dict().items()})
+    ckpt = os.path.join(workdir, "reference.qkv")
+    common.run([qkv, "import", out, "--config", config_file, "--out", ckpt])
+    return ckpt, seconds
+
+
+def sacrebleu_score(hyp_file, ref_file):
+    """sacrebleu's corpus BLEU (default: 13a, exp smoothing) from the default python3, or None."""
+    code = ("import sacrebleu, sys\n"
+            "h = open(sys.argv[1], encoding='utf-8').read().split('\\n')[:-1]\n"
+            "r = open(sys.argv[2], encoding='utf-8').read().split('\\n')[:-1]\n"
+            "b = sacrebleu.corpus_bleu(h, [r])\n"
+            "print(b.score, sacrebleu.__version__)\n")
+    p = subprocess.run(["python3", "-c", code, hyp_file, ref_file], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, None
+    score, version = p.stdout.split()
+    return float(score), version
+
+
+def ensure_sacrebleu():
+    if subprocess.run(["python3", "-c", "import sacrebleu"], capture_output=True).returncode == 0:
+        return True
+    print("installing sacrebleu for the default python3: python3 -m pip install sacrebleu", flush=True)
+    return subprocess.run(["python3", "-m", "pip", "install", "--quiet", "sacrebleu"]).returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--qkv", default=common.default_qkv())
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "seq2seq-de-en.json"))
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "de-en.tsv"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "repro", "de-en"))
+    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--test", type=int, default=500, help="held-out test pairs")
+    ap.add_argument("--dev", type=int, default=500, help="pairs for qkv's periodic validation")
+    ap.add_argument("--beam", type=int, default=4)
+    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--no-qkv", action="store_true", help="skip qkv's training (reuse OUT/qkv/ckpt.qkv if present)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
+    args = ap.parse_args()
+    qkv = common.check_qkv(args.qkv)
+    if not os.path.exists(args.data):
+        sys.exit(f"{args.data}: missing (run scripts/get_corpus.sh)")
+    os.chdir(ROOT)
+    os.makedirs(args.out, exist_ok=True)
+    torch = None if args.no_reference else common.torch_or_none()
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    files, test_src, test_ref = split_pairs(args.data, args.out, args.test, args.dev)
+    print(f"de-en: {args.data} -> {args.test} test, {args.dev} dev and the rest training pairs in {args.out}; "
+          f"{args.steps} steps of batch {args.batch}")
+    overrides = ["data.train=" + files["train"], "data.val=" + files["dev"], f"train.batch_size={args.batch}",
+                 f"train.max_steps={args.steps}", f"train.seed={args.seed}",
+                 f"train.eval_interval={min(1000, args.steps)}", f"train.ckpt_interval={min(500, args.steps)}"]
+    config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(args.out, "init"))
+    config_file = os.path.join(args.out, "resolved-config.json")
+    with open(config_file, "w") as f:
+        json.dump(config, f, indent=1)
+
+    ckpts, seconds = {}, {}
+    qkv_dir = os.path.join(args.out, "qkv")
+    if not args.no_qkv:
+        seconds["qkv"] = common.train(qkv, args.config, overrides, qkv_dir, "qkv train")
+    if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
+        ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
+    if torch is not None:
+        print(f"  PyTorch reference ({torch.get_num_threads()} threads):", flush=True)
+        ckpts["reference"], seconds["reference"] = train_reference(
+            qkv, config, config_file, init_ckpt, files["train"], args.steps, args.seed, os.path.join(args.out, "ref"),
+            torch)
+
+    src_file = os.path.join(args.out, "test.en")
+    ref_file = os.path.join(args.out, "test.de")
+    with open(src_file, "w", encoding="utf-8") as f:
+        f.write("\n".join(test_src) + "\n")
+    with open(ref_file, "w", encoding="utf-8") as f:
+        f.write("\n".join(test_ref) + "\n")
+    have_sacrebleu = ensure_sacrebleu()
+    scores, agree = {}, []
+    for who, ckpt in ckpts.items():
+        for beam in (1, args.beam):
+            start = time.time()
+            out, _ = common.run([qkv, "translate", ckpt, "--beam", str(beam)], stdin=(src_file, "\n".join(test_src) + "\n"))
+            hyps = out.split("\n")[: len(test_src)]
+            hyp_file = os.path.join(args.out, f"test.{who}.beam{beam}.de")
+            with open(hyp_file, "w", encoding="utf-8") as f:
+                f.write("\n".join(hyps) + "\n")
+            ours, _ = bleu13a.corpus_bleu(hyps, test_ref)
+            sb, version = sacrebleu_score(hyp_file, ref_file) if have_sacrebleu else (None, None)
+            scores[(who, beam)] = (ours, sb, time.time() - start)
+            if sb is not None:
+                agree.append((who, beam, ours, sb))
+            print(f"  {who}, beam {beam}: BLEU {ours:.2f} (sacrebleu {fmt(sb, 2)}), e.g. {test_src[0]!r} -> {hyps[0]!r}")
+
+    cell = lambda who, beam: fmt(scores[(who, beam)][0], 2) if (who, beam) in scores else "not run"
+    rows = [["BLEU-4 (13a), greedy", "", cell("reference", 1), cell("qkv", 1)],
+            [f"BLEU-4 (13a), beam {args.beam}", "", cell("reference", args.beam), cell("qkv", args.beam)]]
+    for who in ("reference", "qkv"):
+        for beam in (1, args.beam):
+            if (who, beam) in scores and scores[(who, beam)][1] is not None:
+                ours, sb, _ = scores[(who, beam)]
+                rows.append([f"  sacrebleu {version} on the same {who} outputs, beam {beam}", "",
+                             fmt(sb, 2) if who == "reference" else "", fmt(sb, 2) if who == "qkv" else ""])
+    rows.append(["training wall time", "", f"{seconds['reference']:.0f} s" if "reference" in seconds else "not run",
+                 f"{seconds['qkv']:.0f} s" if "qkv" in seconds else ("reused" if "qkv" in ckpts else "not run")])
+    common.table(f"English -> German, Ding pairs ({args.test} held out; {args.steps} steps of batch {args.batch}; "
+                 "no published figure: the target is the PyTorch reference)", rows)
+    common.print_commands()
+    ok = True
+    for who, beam, ours, sb in agree:
+        ok &= common.verdict(f"BLEU agrees with sacrebleu ({who}, beam {beam})", abs(ours - sb) <= 0.1,
+                             f"{ours:.3f} vs {sb:.3f}")
+    if not have_sacrebleu:
+        print("sacrebleu unavailable for python3: the agreement check did not run")
+    for beam in (1, args.beam):
+        if ("qkv", beam) in scores and ("reference", beam) in scores:
+            q, r = scores[("qkv", beam)][0], scores[("reference", beam)][0]
+            ok &= common.verdict(f"qkv within 1.0 BLEU of the reference (beam {beam})", abs(q - r) <= 1.0,
+                                 f"{q:.2f} vs {r:.2f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

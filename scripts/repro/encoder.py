@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Reproduction 4: an encoder pretrained with masked-LM on Jane Austen, then a classifier of food reviews.
+
+    /usr/bin/python3 scripts/repro/encoder.py [--qkv build/qkv] [--out out/repro/encoder]
+                                              [--variants from-mlm,scratch] [--skip-mlm] [--no-reference]
+
+1. MLM: configs/encoder-mlm.json on data/austen.txt (char level). The final masked-token loss (nanoGPT-style
+   20-batch estimate from metrics.jsonl, and `qkv eval` over the whole val split: the last 10% of the
+   characters, windows of 128 masked with a fixed seed) against the corpus's unigram entropy in nats (character
+   frequencies of the whole of austen.txt, nothing excluded). Passes when the loss is at least 1 nat lower.
+   Masked-token accuracy: `qkv eval` reports none for MLM, so when PyTorch is installed the checkpoint is
+   exported and the reference Encoder (scripts/reference, loaded strictly) scores the val split's windows with
+   its own masks (15% of the tokens: 80% MASK, 10% random, 10% kept); it also reports its loss beside qkv's.
+2. Classification: configs/encoder-classify.json on data/reviews.tsv, test accuracy on data/reviews-test.tsv
+   (`qkv eval ... --json`, the final checkpoint), per variant: `from-mlm` starts from the MLM checkpoint with
+   --set train.init_from=... (the log says which parameters kept their initialisation), `scratch` does not.
+   Beside them: the majority class (65.8%) and a bag-of-words logistic regression in numpy (word counts of the
+   lowercased text split on non-letters, the 5,000 most frequent training words, L2 1e-3, 500 accelerated
+   gradient steps of size 1/L). Passes when every qkv variant run beats the majority class by >= 10 points.
+"""
+import argparse
+import collections
+import math
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import ROOT, fmt  # noqa: E402
+
+MAJORITY_PUBLISHED = 0.658
+
+
+def unigram_entropy(text):
+    counts = collections.Counter(text)
+    n = len(text)
+    return -sum(c / n * math.log(c / n) for c in counts.values()), len(counts)
+
+
+def masked_accuracy(qkv, ckpt, val_text, workdir, seed=1234):
+    """Masked-token loss and accuracy of qkv's MLM checkpoint, scored by the PyTorch reference Encoder on the
+    exported weights over non-overlapping windows of block_size of the val split."""
+    import torch
+    from reference import models, safetensors_io
+    weights = os.path.join(workdir, "mlm.safetensors")
+    common.run([qkv, "export", ckpt, "--out", weights])
+    tensors, meta = safetensors_io.read(weights)
+    model = models.from_config(meta["qkv.config"], meta["qkv.tokenizer"])
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+    model.eval()
+    tok = models.Tokenizer(meta["qkv.tokenizer"])
+    mask_id = tok.special("MASK")
+    ordinary = torch.tensor(range(tok.n_ordinary))
+    ids = torch.tensor(tok.encode(val_text))
+    T = model.config.block_size
+    W = len(ids) // T
+    x = ids[: W * T].view(W, T)
+    g = torch.Generator().manual_seed(seed)
+    chosen = torch.rand(W, T, generator=g) < 0.15
+    chosen[~chosen.any(1), 0] = True  # at least one masked token per window, as qkv's masking
+    u = torch.rand(W, T, generator=g)
+    inputs = x.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand_pos = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand_pos] = ordinary[torch.randint(len(ordinary), (int(rand_pos.sum()),), generator=g)]
+    targets = torch.where(chosen, x, torch.full_like(x, -100))
+    right = total_loss = 0.0
+    with torch.no_grad():
+        for i in range(0, W, 64):
+            logits, _ = model.mlm(inputs[i:i + 64])
+            t = targets[i:i + 64]
+            sel = t != -100
+            total_loss += float(torch.nn.functional.cross_entropy(logits[sel], t[sel], reduction="sum"))
+            right += float((logits[sel].argmax(-1) == t[sel]).sum())
+    n = float((targets != -100).sum())
+    return total_loss / n, right / n, int(n)
+
+
+def bag_of_words(train_tsv, test_tsv, vocab_size=5000, l2=1e-3, steps=500):
+    """Logistic regression on word counts with numpy: full-batch Nesterov-accelerated gradient descent with
+    step 1/L (L: the Lipschitz constant of the gradient, from a power iteration). Returns (train, test) accuracy
+    and the positive label."""
+    import numpy as np
+
+    def load(path):
+        labels, docs = [], []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                label, text = line.rstrip("\n").split("\t", 1)
+                labels.append(label)
+                docs.append(re.findall(r"[a-z]+", text.lower()))
+        return labels, docs
+
+    ytr, dtr = load(train_tsv)
+    yte, dte = load(test_tsv)
+    words = collections.Counter(w for d in dtr for w in d)
+    vocab = {w: i for i, (w, _) in enumerate(words.most_common(vocab_size))}
+
+    def features(docs):
+        X = np.zeros((len(docs), len(vocab) + 1))
+        X[:, -1] = 1.0  # the bias, not decayed
+        for i, d in enumerate(docs):
+            for w in d:
+                if w in vocab:
+                    X[i, vocab[w]] += 1.0
+        return X
+
+    positive = collections.Counter(ytr).most_common(1)[0][0]
+    Xtr, Xte = features(dtr), features(dte)
+    Ytr = np.array([y == positive for y in ytr], dtype=float)
+    Yte = np.array([y == positive for y in yte], dtype=float)
+    n = len(Ytr)
+    v = np.ones(Xtr.shape[1])
+    for _ in range(50):
+        v = Xtr.T @ (Xtr @ v)
+        v /= np.linalg.norm(v)
+    L = np.linalg.norm(Xtr @ v) ** 2 / (4 * n) + l2
+    decay = np.r_[np.ones(len(vocab)), 0.0]
+    w = np.zeros(Xtr.shape[1])
+    z = w.copy()
+    for s in range(1, steps + 1):
+        p = 1.0 / (1.0 + np.exp(-(Xtr @ z)))
+        grad = Xtr.T @ (p - Ytr) / n + l2 * decay * z
+        w_next = z - grad / L
+        z = w_next + (s - 1) / (s + 2) * (w_next - w)
+        w = w_next
+    acc = lambda X, Y: float(np.mean(((X @ w) > 0) == (Y > 0.5)))
+    return acc(Xtr, Ytr), acc(Xte, Yte), positive
+
+
+def init_from_line(log):
+    with open(log) as f:
+        for line in f:
+            if line.startswith("init_from"):
+                return line.strip()
+    return ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--qkv", default=common.default_qkv())
+    ap.add_argument("--mlm-config", default=os.path.join(ROOT, "configs", "encoder-mlm.json"))
+    ap.add_argument("--classify-config", default=os.path.join(ROOT, "configs", "encoder-classify.json"))
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "austen.txt"))
+    ap.add_argument("--train", default=os.path.join(ROOT, "data", "reviews.tsv"))
+    ap.add_argument("--test", default=os.path.join(ROOT, "data", "reviews-test.tsv"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "repro", "encoder"))
+    ap.add_argument("--variants", default="from-mlm,scratch", help="classification runs: from-mlm, scratch")
+    ap.add_argument("--skip-mlm", action="store_true", help="reuse OUT/mlm/ckpt.qkv")
+    ap.add_argument("--skip-classify", action="store_true", help="reuse OUT/classify-*/ckpt.qkv")
+    ap.add_argument("--no-reference", action="store_true", help="no PyTorch (no masked-token accuracy)")
+    ap.add_argument("--mlm-set", action="append", default=[], help="extra --set for the MLM run (smoke tests)")
+    ap.add_argument("--classify-set", action="append", default=[], help="extra --set for the classifiers")
+    args = ap.parse_args()
+    qkv = common.check_qkv(args.qkv)
+    variants = [v for v in args.variants.split(",") if v]
+    for v in variants:
+        if v not in ("from-mlm", "scratch"):
+            sys.exit(f"--variants: unknown variant {v!r} (from-mlm, scratch)")
+    for path in (args.corpus, args.train, args.test):
+        if not os.path.exists(path):
+            sys.exit(f"{path}: missing (run scripts/get_corpus.sh)")
+    os.chdir(ROOT)
+    torch = None if args.no_reference else common.torch_or_none()
+
+    # 1. MLM
+    print("encoder: MLM on", args.corpus)
+    mlm_dir = os.path.join(args.out, "mlm")
+    mlm_ckpt = os.path.join(mlm_dir, "ckpt.qkv")
+    mlm_overrides = ["data.train=" + os.path.abspath(args.corpus)] + args.mlm_set
+    config, _ = common.resolved_config(qkv, args.mlm_config, mlm_overrides, os.path.join(args.out, "mlm-init"))
+    mlm_seconds = None
+    if not args.skip_mlm:
+        mlm_seconds = common.train(qkv, args.mlm_config, mlm_overrides, mlm_dir, "qkv train (MLM)")
+    _, mlm_evals = common.metrics(mlm_dir)
+    with open(args.corpus, encoding="utf-8") as f:
+        text = f.read()
+    entropy, n_chars = unigram_entropy(text)
+    n_train = int(len(text) * (1.0 - config["data"]["val_fraction"]))
+    val_file = os.path.join(args.out, "austen-val.txt")
+    with open(val_file, "w", encoding="utf-8") as f:
+        f.write(text[n_train:])
+    whole = common.qkv_eval(qkv, mlm_ckpt, val_file)
+    est = mlm_evals[-1]["val_loss"]
+    ref_loss = ref_acc = None
+    if torch is not None:
+        ref_loss, ref_acc, n_masked = masked_accuracy(qkv, mlm_ckpt, text[n_train:], args.out)
+        print(f"  masked-token accuracy (reference Encoder on qkv's exported weights): {ref_acc:.4f} over {n_masked} "
+              f"masked tokens; loss {ref_loss:.4f}")
+
+    # 2. classification
+    results = {}
+    for v in variants:
+        out_dir = os.path.join(args.out, "classify-" + v)
+        overrides = ["data.train=" + os.path.abspath(args.train), "data.val=" + os.path.abspath(args.test)]
+        if v == "from-mlm":
+            overrides.append("train.init_from=" + mlm_ckpt)
+        overrides += args.classify_set
+        seconds = None
+        if not args.skip_classify:
+            seconds = common.train(qkv, args.classify_config, overrides, out_dir, f"qkv train (classify, {v})")
+        test = common.qkv_eval(qkv, os.path.join(out_dir, "ckpt.qkv"), args.test)
+        results[v] = {"test": test, "seconds": seconds, "init": init_from_line(os.path.join(out_dir, "train.log"))}
+        print(f"  {v}: test accuracy {test['accuracy']:.4f} over {test['examples']} reviews")
+    with open(args.test, encoding="utf-8") as f:
+        labels = [line.split("\t", 1)[0] for line in f if line.strip()]
+    majority = collections.Counter(labels).most_common(1)[0][1] / len(labels)
+    bow_train, bow_test, positive = bag_of_words(args.train, args.test)
+
+    pct = lambda x: "not run" if x is None else f"{100 * x:.1f}%"
+    rows = [
+        ["MLM: unigram entropy of the corpus (nats/char)", "", "", f"{entropy:.4f} ({n_chars} characters)"],
+        ["MLM: val masked-token loss, 20 batches (final)", "", "",
+         f"{fmt(est)} ({est - entropy:+.3f} from the entropy)"],
+        ["MLM: val masked-token loss, whole split (qkv eval)", "<= entropy - 1 (target)", fmt(ref_loss),
+         f"{fmt(whole['loss'])} ({whole['loss'] - entropy:+.3f} from the entropy)"],
+        ["MLM: val masked-token accuracy", "", pct(ref_acc) + (" (qkv's weights)" if ref_acc else ""),
+         "not reported by qkv eval"],
+        ["MLM: wall time", "", "", "reused" if mlm_seconds is None else f"{mlm_seconds:.1f} s"],
+        ["classify: majority class (test)", pct(MAJORITY_PUBLISHED), "", pct(majority)],
+        ["classify: bag-of-words logistic regression (numpy)", "", "", f"{pct(bow_test)} (train {pct(bow_train)})"],
+    ]
+    for v, r in results.items():
+        rows.append([f"classify: qkv encoder, {v} (test accuracy)", f">= {pct(MAJORITY_PUBLISHED + 0.10)} (target)",
+                     "", pct(r["test"]["accuracy"])])
+        rows.append([f"classify: {v}, wall time", "", "", "reused" if r["seconds"] is None else f"{r['seconds']:.1f} s"])
+    common.table("encoder: MLM on Austen, then review classification", rows)
+    for v, r in results.items():
+        if r["init"]:
+            print(f"\n{v}: {r['init']}")
+    common.print_commands()
+    ok = common.verdict("MLM loss 1 nat below the unigram entropy", whole["loss"] <= entropy - 1.0,
+                        f"whole-split {whole['loss']:.4f} vs entropy {entropy:.4f}")
+    for v, r in results.items():
+        a = r["test"]["accuracy"]
+        ok &= common.verdict(f"classify ({v}) beats the majority class by 10 points", a >= majority + 0.10,
+                             f"{100 * a:.1f}% vs {100 * majority:.1f}%")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
