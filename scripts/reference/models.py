@@ -353,7 +353,9 @@ class Tokenizer:
         self.tokens = [bytes.fromhex(t) for t in j["tokens"]]
         self.specials = dict(j["specials"])
         self.n_ordinary = len(self.tokens) - len(self.specials)
-        self.char_ids = {t.decode("utf-8"): i for i, t in enumerate(self.tokens[: self.n_ordinary])}
+        # BPE tokens are byte strings that need not be valid UTF-8 alone: only char vocabularies get a map.
+        self.char_ids = ({t.decode("utf-8"): i for i, t in enumerate(self.tokens[: self.n_ordinary])}
+                         if self.type == "char" else {})
 
     def special(self, name):
         return self.specials.get(name, -1)
