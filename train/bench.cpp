@@ -8,13 +8,12 @@
 #include <cstdio>
 
 #include "core/ops.h"
+#include "train/metrics.h"
 #include "train/model_io.h"
 #include "train/optim.h"
 
 namespace qkv {
 namespace {
-
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // sgemm at 2048^3, the best of 3: the machine's practical peak in GFLOP/s.
 double measure_sgemm_peak() {

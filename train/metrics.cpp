@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+
 #include "core/error.h"
 
 namespace qkv {
@@ -38,6 +40,8 @@ void Progress::print(const std::string& line) {
 Progress::~Progress() {
   if (open_) std::printf("\n");
 }
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string format_duration(double seconds) {
   long s = seconds > 0 ? static_cast<long>(seconds + 0.5) : 0;

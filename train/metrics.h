@@ -34,6 +34,9 @@ class Progress {
   bool open_ = false;  // a status line is on screen
 };
 
+// Seconds on the steady clock: for durations only.
+double now_s();
+
 // "1h02m", "3m05s", "12s"
 std::string format_duration(double seconds);
 

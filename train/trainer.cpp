@@ -34,8 +34,6 @@ struct SignalScope {
   void (*previous_term_)(int);
 };
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
 // Applies --set to a stored config, refusing keys that would change what the run computes.
 Config resumed_config(const Config& stored, const std::vector<std::string>& overrides) {
   nlohmann::json j = to_json(stored);
