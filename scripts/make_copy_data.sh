@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Writes the copy task of the Annotated Transformer as TSV: random length-10 sequences over the letters a-j,
 # each paired with itself (source<TAB>target). Deterministic: the same file on every machine.
-# usage: scripts/make_copy_data.sh [pairs=4000] [out=data/copy.tsv]
+# usage: scripts/make_copy_data.sh [pairs=32000] [out=data/copy.tsv]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pairs=${1:-4000}
+pairs=${1:-32000}
 out=${2:-data/copy.tsv}
 mkdir -p "$(dirname "$out")"
 awk -v n="$pairs" 'BEGIN {

@@ -13,15 +13,20 @@ namespace qkv {
 
 void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
           float beta, float* C) {
+  gemm(transpose_a, transpose_b, M, N, K, A, transpose_a ? M : K, B, transpose_b ? K : N, beta, C, N);
+}
+
+void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0) {  // BLAS rejects a leading dimension of 0; the product of empty matrices is 0
-    for (int64_t i = 0; i < M * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
     return;
   }
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A,
-              static_cast<int>(transpose_a ? M : K), B, static_cast<int>(transpose_b ? K : N), beta, C,
-              static_cast<int>(N));
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B,
+              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
 }
 
 namespace {

@@ -13,4 +13,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool t
 void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
           float beta, float* C);
 
+// The same with explicit row strides (lda, ldb, ldc in floats), for matrices inside wider buffers such as one
+// head's columns of a [T, 3C] projection.
+void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
 }  // namespace qkv
