@@ -38,6 +38,14 @@ int threads() {
   return g_threads;
 }
 
+int thread_index() {
+#ifdef QKV_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 int blas_parallel_mode() { return openblas_get_parallel(); }
 
 }  // namespace qkv

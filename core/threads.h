@@ -9,6 +9,9 @@ namespace qkv {
 void set_threads(int n);
 int threads();
 
+// The calling thread's index in the current parallel region, in [0, threads()): picks per-thread scratch.
+int thread_index();
+
 // Elementwise loops shorter than this run on one thread: below it, waking the pool costs more than it saves.
 constexpr int64_t kGrain = 1 << 14;
 

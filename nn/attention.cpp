@@ -4,13 +4,10 @@
 
 namespace qkv {
 namespace {
-// [B, T, n * C] holding n projections side by side -> n tensors [B, NH, T, hs].
-std::vector<Tensor> split_projections(const Tensor& x, int64_t n, int64_t n_head) {
-  int64_t B = x.size(0), T = x.size(1), hs = x.size(2) / (n * n_head);
-  Tensor heads = permute(x.reshape({B, T, n, n_head, hs}), {2, 0, 3, 1, 4});  // [n, B, NH, T, hs]
-  std::vector<Tensor> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(slice(heads, 0, i, i + 1).reshape({B, n_head, T, hs}));
-  return out;
+// Columns [col, col + width) of h.x as a tensor of their own (a copy), for RoPE and the KV cache.
+Tensor own_columns(const Heads& h) {
+  if (h.col == 0 && h.width == h.x.size(2)) return h.x;
+  return slice(h.x, 2, h.col, h.col + h.width);
 }
 
 void check_input(const Tensor& x, int64_t C, const char* what) {
@@ -37,20 +34,24 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, bool bia
 Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {
   QKV_CHECK(c_attn_ != nullptr, "attention: a cross-attention layer needs a memory");
   check_input(x, d_model_, "x");
-  std::vector<Tensor> qkv = split_projections(c_attn_->forward(x), 3, n_head_);  // q, k, v [B, NH, T, hs]
-  Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+  const int64_t C = d_model_;
+  Tensor qkv = c_attn_->forward(x);  // [B, T, 3C]: the heads of q, k and v are read from it in place
+  Heads q{qkv, 0, C}, k{qkv, C, C}, v{qkv, 2 * C, C};
   int64_t offset = call.cache ? call.cache->length() : 0;  // position of the first new token
   if (rope_) {
-    q = rope_->forward(q, offset);
-    k = rope_->forward(k, offset);
+    q = {rope_->forward(own_columns(q), offset, C / n_head_), 0, C};
+    k = {rope_->forward(own_columns(k), offset, C / n_head_), 0, C};
   }
   if (call.cache) {
+    Tensor kt = own_columns(k), vt = own_columns(v);
     if (offset > 0) {
-      k = concat({call.cache->k, k}, 2);
-      v = concat({call.cache->v, v}, 2);
+      kt = concat({call.cache->k, kt}, 1);
+      vt = concat({call.cache->v, vt}, 1);
     }
-    call.cache->k = k;
-    call.cache->v = v;
+    call.cache->k = kt;
+    call.cache->v = vt;
+    k = {kt, 0, C};
+    v = {vt, 0, C};
   }
   return attend(q, k, v, call);
 }
@@ -58,26 +59,30 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {
 Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& memory, const AttentionCall& call) {
   QKV_CHECK(c_q_ != nullptr, "attention: a self-attention layer takes no memory");
   check_input(x, d_model_, "x");
-  Tensor q = split_projections(c_q_->forward(x), 1, n_head_)[0];
-  Tensor k, v;
+  const int64_t C = d_model_;
+  Heads q{c_q_->forward(x), 0, C}, k, v;
   if (call.cache && call.cache->k.defined()) {  // the memory's keys and values do not change while decoding
-    k = call.cache->k;
-    v = call.cache->v;
+    k = {call.cache->k, 0, C};
+    v = {call.cache->v, 0, C};
   } else {
     check_input(memory, d_model_, "memory");
     QKV_CHECK(memory.size(0) == x.size(0), "attention: memory batch ", memory.size(0), " differs from x batch ",
               x.size(0));
-    std::vector<Tensor> kv = split_projections(c_kv_->forward(memory), 2, n_head_);
-    k = kv[0];
-    v = kv[1];
-    if (call.cache) *call.cache = KVCache{k, v};
+    Tensor kv = c_kv_->forward(memory);  // [B, S, 2C]
+    k = {kv, 0, C};
+    v = {kv, C, C};
+    if (call.cache) {
+      *call.cache = KVCache{own_columns(k), own_columns(v)};
+      k = {call.cache->k, 0, C};
+      v = {call.cache->v, 0, C};
+    }
   }
   AttentionCall cross = call;
   cross.causal = false;
   return attend(q, k, v, cross);
 }
 
-Tensor MultiHeadAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionCall& call) {
+Tensor MultiHeadAttention::attend(const Heads& q, const Heads& k, const Heads& v, const AttentionCall& call) {
   AttentionOptions o;
   o.causal = call.causal;
   o.key_padding = call.key_padding;
@@ -87,8 +92,7 @@ Tensor MultiHeadAttention::attend(const Tensor& q, const Tensor& k, const Tensor
     o.seed = context_->seed;
     o.stream = context_->next_stream();
   }
-  int64_t B = q.size(0), T = q.size(2);
-  Tensor y = permute(attention(q, k, v, o), {0, 2, 1, 3}).reshape({B, T, d_model_});  // heads side by side again
+  Tensor y = attention(q, k, v, n_head_, o);  // [B, T, C], heads side by side
   return resid_dropout_->forward(c_proj_->forward(y));
 }
 

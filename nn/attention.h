@@ -3,17 +3,18 @@
 
 #include <cstdint>
 
+#include "core/ops/attention.h"
 #include "core/tensor.h"
 #include "nn/layers.h"
 #include "nn/positions.h"
 
 namespace qkv {
 
-// Keys and values seen so far, [B, NH, T, hs] each. For cross-attention they are the projected encoder
+// Keys and values seen so far, [B, T, C] each (heads side by side). For cross-attention they are the projected encoder
 // memory, computed once per source.
 struct KVCache {
   Tensor k, v;
-  int64_t length() const { return k.defined() ? k.size(2) : 0; }
+  int64_t length() const { return k.defined() ? k.size(1) : 0; }
 };
 
 struct AttentionCall {
@@ -35,7 +36,7 @@ class MultiHeadAttention : public Module {
   int64_t n_head() const { return n_head_; }
 
  private:
-  Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionCall& call);
+  Tensor attend(const Heads& q, const Heads& k, const Heads& v, const AttentionCall& call);
 
   int64_t d_model_, n_head_;
   float dropout_;

@@ -35,6 +35,8 @@ Tensor SinusoidalPositions::forward(int64_t T, int64_t offset) const {
   return slice(table_, 0, offset, offset + T);
 }
 
-Tensor RotaryPositions::forward(const Tensor& x, int64_t offset) const { return rope(x, offset, base_); }
+Tensor RotaryPositions::forward(const Tensor& x, int64_t offset, int64_t head_size) const {
+  return rope(x, offset, base_, head_size);
+}
 
 }  // namespace qkv

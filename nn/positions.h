@@ -34,7 +34,8 @@ class SinusoidalPositions : public Module {
 class RotaryPositions : public Module {
  public:
   explicit RotaryPositions(float base = 10000.0f) : base_(base) {}
-  Tensor forward(const Tensor& x, int64_t offset) const;  // x [B, NH, T, hs], first position `offset`
+  // x [B, T, C] with heads of head_size side by side; the first position is `offset`.
+  Tensor forward(const Tensor& x, int64_t offset, int64_t head_size) const;
 
  private:
   float base_;

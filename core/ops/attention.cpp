@@ -1,15 +1,17 @@
-// Forward and backward of scaled dot-product attention, one (batch, head) pair at a time.
+// Forward and backward of multi-head attention, one (batch, head) pair at a time and, within a pair, one
+// block of queries at a time, so that causal attention never computes the keys a block cannot see.
 //
-// Forward, per pair:   S = q k^T / sqrt(hs),  masked entries -inf,  P = softmax_rows(S),
-//                      P' = dropout(P),  O = P' v
-// Backward:            dP' = dO v^T,  dv += P'^T dO,  dP = dP' * mask / (1 - p),
+// Forward, per block:  S = q k^T / sqrt(hs) over the visible keys, masked entries -inf,
+//                      P = softmax_rows(S),  P' = dropout(P),  O = P' v
+// Backward:            dv += P'^T dO,  dP' = dO v^T,  dP = dP' * mask / (1 - p),
 //                      dS = P (dP - rowsum(dP P)),  dq += dS k / sqrt(hs),  dk += dS^T q / sqrt(hs)
-// P is kept for the backward pass: memory is O(Tq Tk) per pair. A tiled online-softmax kernel that keeps
-// memory linear in T can replace this file without touching the layers.
+// P (zero where masked) is kept for the backward pass: memory is O(Tq Tk) per pair. P' is not stored: the
+// counter-based dropout mask is recomputed from its key. Heads are read and written in place inside the
+// token-major tensors through the GEMMs' leading dimensions, so no head is ever copied out.
 #include "core/ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -22,103 +24,167 @@
 namespace qkv {
 namespace {
 
+// Queries per block: small enough that causal blocks skip most of the masked keys, large enough for
+// efficient GEMMs.
+constexpr int64_t kBlock = 64;
+
 struct Dims {
   int64_t B, NH, Tq, Tk, hs;
 };
 
-// Visible keys of query i: [0, limit) minus padding. Returns false for keys that must be masked.
-inline bool visible(const Dims& d, const AttentionOptions& o, int64_t b, int64_t i, int64_t j) {
-  if (o.causal && j > i + (d.Tk - d.Tq)) return false;
-  if (o.key_padding && o.key_padding->data[b * d.Tk + j]) return false;
-  return true;
+// Keys [0, key_end) can be visible to some query of a block ending before query i1; causal hides the rest.
+int64_t key_end(const Dims& d, bool causal, int64_t i1) {
+  return causal ? std::clamp<int64_t>(i1 + d.Tk - d.Tq, 0, d.Tk) : d.Tk;
 }
 
-// The dropout keep-scale of element (pair, i, j): counter-based, so any thread computes the same mask.
-inline float keep_scale(const AttentionOptions& o, int64_t flat, float keep) {
-  auto r = philox(o.seed, o.stream, static_cast<uint64_t>(flat / 4));
-  return to_unit_float(r[flat % 4]) < o.dropout ? 0.0f : keep;
+// One head of one batch inside a token-major tensor: its first element and the stride between its rows.
+struct HeadMatrix {
+  int64_t offset, ld;
+};
+
+HeadMatrix head_matrix(const Heads& x, int64_t T, int64_t hs, int64_t b, int64_t h) {
+  int64_t ld = x.x.size(2);
+  return {b * T * ld + x.col + h * hs, ld};
+}
+
+// dst[e] = src[e] / (1 - p), or 0 where the dropout mask of element `flat + e` drops it. The mask is a pure
+// function of (seed, stream, element), so forward and backward draw the same one on any thread.
+void apply_dropout(const AttentionOptions& o, int64_t flat, const float* src, float* dst, int64_t n, float keep) {
+  for (int64_t e = 0; e < n;) {
+    uint64_t f = static_cast<uint64_t>(flat + e);
+    auto r = philox(o.seed, o.stream, f / 4);
+    for (uint64_t lane = f % 4; lane < 4 && e < n; ++lane, ++e)
+      dst[e] = to_unit_float(r[lane]) < o.dropout ? 0.0f : src[e] * keep;
+  }
+}
+
+// Softmax of one query's scores row[0, key_end) in place, with masked keys -> 0 and row[key_end, Tk) = 0.
+void softmax_row(float* row, int64_t limit, int64_t Tk, const uint8_t* padding, float scale) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < limit; ++j) {
+    row[j] = padding && padding[j] ? -INFINITY : row[j] * scale;
+    m = std::max(m, row[j]);
+  }
+  if (m == -INFINITY) {  // nothing visible: output zeros
+    std::fill_n(row, Tk, 0.0f);
+    return;
+  }
+  double z = 0.0;
+#pragma omp simd reduction(+ : z)
+  for (int64_t j = 0; j < limit; ++j) z += (row[j] = fast_exp(row[j] - m));
+  float inv = static_cast<float>(1.0 / z);
+  for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
+  std::fill(row + std::max<int64_t>(limit, 0), row + Tk, 0.0f);
+}
+
+int64_t checked_width(const Heads& x, const char* what) {
+  QKV_CHECK(x.x.defined() && x.x.dim() == 3, "attention: expected ", what, " of rank 3 [B, T, width], got ",
+            str(x.x.defined() ? x.x.shape() : Shape{}));
+  int64_t width = x.width > 0 ? x.width : x.x.size(2) - x.col;
+  QKV_CHECK(x.col >= 0 && width > 0 && x.col + width <= x.x.size(2), "attention: ", what, " columns [", x.col, ", ",
+            x.col + width, ") are outside its ", x.x.size(2), " columns");
+  return width;
 }
 
 }  // namespace
 
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const AttentionOptions& o) {
   ProfileScope profile("attention");
-  QKV_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention: expected q, k, v of rank 4 [B, NH, T, hs], got ",
-            str(q.shape()), ", ", str(k.shape()), ", ", str(v.shape()));
-  Dims d{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
-  QKV_CHECK(k.shape() == v.shape() && k.size(0) == d.B && k.size(1) == d.NH && k.size(3) == d.hs, "attention: q ",
-            str(q.shape()), " does not match k ", str(k.shape()), " and v ", str(v.shape()));
+  int64_t width = checked_width(q, "q");
+  QKV_CHECK(checked_width(k, "k") == width && checked_width(v, "v") == width,
+            "attention: q, k and v heads differ in "
+            "width: q ",
+            str(q.x.shape()), ", k ", str(k.x.shape()), ", v ", str(v.x.shape()));
+  QKV_CHECK(n_head > 0 && width % n_head == 0, "attention: ", n_head, " heads do not divide width ", width);
+  Dims d{q.x.size(0), n_head, q.x.size(1), k.x.size(1), width / n_head};
+  QKV_CHECK(k.x.size(0) == d.B && v.x.size(0) == d.B && v.x.size(1) == d.Tk, "attention: q ", str(q.x.shape()),
+            " does not match k ", str(k.x.shape()), " and v ", str(v.x.shape()));
   QKV_CHECK(!o.key_padding || (o.key_padding->shape == Shape{d.B, d.Tk}), "attention: expected a key padding mask [",
             d.B, ", ", d.Tk, "], got ", str(o.key_padding ? o.key_padding->shape : Shape{}));
-  QKV_CHECK(d.hs > 0, "attention: head size is 0 in q ", str(q.shape()));
   QKV_CHECK(o.dropout >= 0.0f && o.dropout < 1.0f, "attention: dropout ", o.dropout, " is outside [0, 1)");
-  int64_t pairs = d.B * d.NH, tile = d.Tq * d.Tk, qsize = d.Tq * d.hs, ksize = d.Tk * d.hs;
+  int64_t pairs = d.B * d.NH, tile = d.Tq * d.Tk;
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hs)), keep = 1.0f / (1.0f - o.dropout);
   bool drop = o.dropout > 0.0f;
-  Tensor out = Tensor::empty(q.shape());
-  Tensor probs = Tensor::empty({d.B, d.NH, d.Tq, d.Tk});                   // P
-  Tensor dropped = drop ? Tensor::empty({d.B, d.NH, d.Tq, d.Tk}) : probs;  // P'
-  const float *pq = q.data(), *pk = k.data(), *pv = v.data();
-  float *po = out.data(), *pp = probs.data(), *pd = dropped.data();
+  Tensor out = Tensor::empty({d.B, d.Tq, width});
+  Tensor probs = Tensor::empty({d.B, d.NH, d.Tq, d.Tk});                                   // P
+  Tensor scratch = drop ? Tensor::empty({threads(), kBlock * d.Tk}) : Tensor::empty({0});  // P' of a block
+  const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
+  const uint8_t* padding = o.key_padding ? o.key_padding->data.data() : nullptr;
 #pragma omp parallel for schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
-    int64_t b = pair / d.NH;
-    float* P = pp + pair * tile;
-    gemm(false, true, d.Tq, d.Tk, d.hs, pq + pair * qsize, pk + pair * ksize, 0.0f, P);  // S = q k^T
-    for (int64_t i = 0; i < d.Tq; ++i) {
-      float* row = P + i * d.Tk;
-      float m = -INFINITY;
-      for (int64_t j = 0; j < d.Tk; ++j) {
-        row[j] = visible(d, o, b, i, j) ? row[j] * scale : -INFINITY;
-        m = std::max(m, row[j]);
+    int64_t b = pair / d.NH, h = pair % d.NH;
+    HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
+               V = head_matrix(v, d.Tk, d.hs, b, h);
+    float* P = probs.data() + pair * tile;
+    float* O = out.data() + b * d.Tq * width + h * d.hs;
+    for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
+      int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, o.causal, i0 + rows);
+      float* Pb = P + i0 * d.Tk;
+      gemm(false, true, rows, keys, d.hs, pq + Q.offset + i0 * Q.ld, Q.ld, pk + K.offset, K.ld, 0.0f, Pb, d.Tk);
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t limit = o.causal ? std::min(keys, i0 + r + 1 + d.Tk - d.Tq) : keys;
+        softmax_row(Pb + r * d.Tk, limit, d.Tk, padding ? padding + b * d.Tk : nullptr, scale);
       }
-      if (m == -INFINITY) {  // nothing visible: output zeros
-        std::fill_n(row, d.Tk, 0.0f);
-        continue;
+      const float* A = Pb;
+      if (drop) {
+        float* D = scratch.data() + thread_index() * kBlock * d.Tk;
+        for (int64_t r = 0; r < rows; ++r)
+          apply_dropout(o, pair * tile + (i0 + r) * d.Tk, Pb + r * d.Tk, D + r * d.Tk, keys, keep);
+        A = D;
       }
-      double z = 0.0;
-#pragma omp simd reduction(+ : z)
-      for (int64_t j = 0; j < d.Tk; ++j) z += (row[j] = fast_exp(row[j] - m));
-      float inv = static_cast<float>(1.0 / z);
-      for (int64_t j = 0; j < d.Tk; ++j) row[j] *= inv;
+      gemm(false, false, rows, d.hs, keys, A, d.Tk, pv + V.offset, V.ld, 0.0f, O + i0 * width, width);  // O = P' v
     }
-    if (drop) {
-      float* D = pd + pair * tile;
-      for (int64_t e = 0; e < tile; ++e) D[e] = P[e] * keep_scale(o, pair * tile + e, keep);
-    }
-    gemm(false, false, d.Tq, d.hs, d.Tk, pd + pair * tile, pv + pair * ksize, 0.0f, po + pair * qsize);  // O = P' v
   }
   if (o.weights_out) *o.weights_out = probs.detach();
-  if (needs_grad(q, k, v)) {
+  if (needs_grad(q.x, k.x, v.x)) {
     AttentionOptions saved = o;
     saved.key_padding = nullptr;  // the mask is folded into P (zeros), so backward does not need it
     saved.weights_out = nullptr;
-    record(out, "attention", {q, k, v}, [q, k, v, probs, dropped, d, saved, scale, keep](const Tensor& dout) {
-      int64_t n_pairs = d.B * d.NH, n_tile = d.Tq * d.Tk, n_q = d.Tq * d.hs, n_k = d.Tk * d.hs;
+    record(out, "attention", {q.x, k.x, v.x}, [q, k, v, probs, d, saved, scale, keep, width](const Tensor& dout) {
+      int64_t n_pairs = d.B * d.NH, n_tile = d.Tq * d.Tk;
       bool has_drop = saved.dropout > 0.0f;
-      float* dq = q.requires_grad() ? grad_buffer(q).data() : nullptr;
-      float* dk = k.requires_grad() ? grad_buffer(k).data() : nullptr;
-      float* dv = v.requires_grad() ? grad_buffer(v).data() : nullptr;
-      Tensor dprobs = Tensor::empty({n_pairs, d.Tq, d.Tk});
-      const float *P0 = probs.data(), *D0 = dropped.data(), *pdo = dout.data();
+      // One buffer per distinct tensor: q, k and v may share one, each head writing only its own columns.
+      float* dq = q.x.requires_grad() ? grad_buffer(q.x).data() : nullptr;
+      float* dk = k.x.requires_grad() ? grad_buffer(k.x).data() : nullptr;
+      float* dv = v.x.requires_grad() ? grad_buffer(v.x).data() : nullptr;
+      Tensor work = Tensor::empty({threads(), (has_drop ? 2 : 1) * kBlock * d.Tk});  // dP and P' of a block
+      const float *q0 = q.x.data(), *k0 = k.x.data(), *v0 = v.x.data(), *pdo = dout.data();
 #pragma omp parallel for schedule(static) if (n_pairs > 1)
       for (int64_t pair = 0; pair < n_pairs; ++pair) {
-        const float *P = P0 + pair * n_tile, *D = D0 + pair * n_tile, *dO = pdo + pair * n_q;
-        float* dP = dprobs.data() + pair * n_tile;
-        if (dv) gemm(true, false, d.Tk, d.hs, d.Tq, D, dO, 1.0f, dv + pair * n_k);  // dv += P'^T dO
-        if (!dq && !dk) continue;
-        gemm(false, true, d.Tq, d.Tk, d.hs, dO, v.data() + pair * n_k, 0.0f, dP);  // dP' = dO v^T
-        for (int64_t i = 0; i < d.Tq; ++i) {
-          float* row = dP + i * d.Tk;
-          const float* prow = P + i * d.Tk;
-          if (has_drop)
-            for (int64_t j = 0; j < d.Tk; ++j) row[j] *= keep_scale(saved, pair * n_tile + i * d.Tk + j, keep);
-          double dot = 0.0;
-          for (int64_t j = 0; j < d.Tk; ++j) dot += row[j] * prow[j];
-          for (int64_t j = 0; j < d.Tk; ++j) row[j] = prow[j] * (row[j] - static_cast<float>(dot)) * scale;
+        int64_t b = pair / d.NH, h = pair % d.NH;
+        HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
+                   V = head_matrix(v, d.Tk, d.hs, b, h);
+        const float* P = probs.data() + pair * n_tile;
+        const float* dO = pdo + b * d.Tq * width + h * d.hs;
+        float* dP = work.data() + thread_index() * work.size(1);
+        float* D = dP + kBlock * d.Tk;
+        for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
+          int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, saved.causal, i0 + rows);
+          if (keys == 0) continue;
+          const float* Pb = P + i0 * d.Tk;
+          const float* A = Pb;
+          if (has_drop) {
+            for (int64_t r = 0; r < rows; ++r)
+              apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, Pb + r * d.Tk, D + r * d.Tk, keys, keep);
+            A = D;
+          }
+          if (dv)  // dv += P'^T dO
+            gemm(true, false, keys, d.hs, rows, A, d.Tk, dO + i0 * width, width, 1.0f, dv + V.offset, V.ld);
+          if (!dq && !dk) continue;
+          gemm(false, true, rows, keys, d.hs, dO + i0 * width, width, v0 + V.offset, V.ld, 0.0f, dP, d.Tk);  // dO v^T
+          for (int64_t r = 0; r < rows; ++r) {
+            float* row = dP + r * d.Tk;
+            const float* prow = Pb + r * d.Tk;
+            if (has_drop) apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, row, row, keys, keep);
+            double dot = 0.0;
+            for (int64_t j = 0; j < keys; ++j) dot += row[j] * prow[j];
+            for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - static_cast<float>(dot)) * scale;
+          }
+          if (dq)  // dq += dS k
+            gemm(false, false, rows, d.hs, keys, dP, d.Tk, k0 + K.offset, K.ld, 1.0f, dq + Q.offset + i0 * Q.ld, Q.ld);
+          if (dk)  // dk += dS^T q
+            gemm(true, false, keys, d.hs, rows, dP, d.Tk, q0 + Q.offset + i0 * Q.ld, Q.ld, 1.0f, dk + K.offset, K.ld);
         }
-        if (dq) gemm(false, false, d.Tq, d.hs, d.Tk, dP, k.data() + pair * n_k, 1.0f, dq + pair * n_q);  // dS k
-        if (dk) gemm(true, false, d.Tk, d.hs, d.Tq, dP, q.data() + pair * n_q, 1.0f, dk + pair * n_k);   // dS^T q
       }
     });
   }

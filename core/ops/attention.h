@@ -1,4 +1,4 @@
-// Scaled dot-product attention in one function with its backward, so a faster kernel can replace it alone.
+// Scaled dot-product attention over heads stored side by side, in one function with its backward.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,17 @@ struct AttentionOptions {
   Tensor* weights_out = nullptr;      // if set, receives the attention weights [B, NH, Tq, Tk] (before dropout)
 };
 
-// q [B, NH, Tq, hs], k and v [B, NH, Tk, hs] -> [B, NH, Tq, hs] = softmax(q k^T / sqrt(hs) + mask) v.
+// Where the heads of q, k or v live: columns [col, col + width) of a token-major [B, T, *] tensor, head h at
+// col + h * hs with hs = width / NH (width 0: to the end of the row). q, k and v may name the same tensor
+// (the fused [B, T, 3C] projection), so splitting the heads copies nothing.
+struct Heads {
+  Tensor x;
+  int64_t col = 0, width = 0;
+};
+
+// For each batch b and head h: out[b, :, h] = softmax(q_h k_h^T / sqrt(hs) + mask) v_h, with q_h [Tq, hs]
+// and k_h, v_h [Tk, hs]. Returns [B, Tq, NH * hs], the heads side by side as c_proj expects them.
 // A query that can see no key (all its keys masked) outputs zeros rather than NaN.
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options = {});
+Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const AttentionOptions& options = {});
 
 }  // namespace qkv

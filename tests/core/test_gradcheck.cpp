@@ -310,24 +310,40 @@ std::vector<GradCase> make_cases() {
       {.name = "rope/offset",  // a rotation of each pair: linear in x
        .make = one({2, 3, 6}),
        .run = [](const Inputs& x) { return rope(x[0], 2); }},
-      {.name = "attention/plain",
-       .make = uniforms({{2, 2, 3, 4}, {2, 2, 3, 4}, {2, 2, 3, 4}}),
-       .run = [](const Inputs& x) { return attention(x[0], x[1], x[2]); },
+      {.name = "rope/heads",  // two heads of 4 side by side, each rotated alone
+       .make = one({2, 3, 8}),
+       .run = [](const Inputs& x) { return rope(x[0], 1, 10000.0f, 4); }},
+      {.name = "attention/plain",  // [B 2, T 3, 2 heads x 4]
+       .make = uniforms({{2, 3, 8}, {2, 3, 8}, {2, 3, 8}}),
+       .run = [](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 2); },
+       .atol = kSmoothAtol,
+       .rtol = kSmoothRtol},
+      {.name = "attention/packed_qkv",  // q, k, v are column ranges of one [B, T, 3 x 8] tensor
+       .make = uniforms({{2, 3, 24}}),
+       .run =
+           [](const Inputs& x) {
+             return attention({x[0], 0, 8}, {x[0], 8, 8}, {x[0], 16, 8}, 2, {.causal = true});
+           },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
       {.name = "attention/causal_kv_cache",  // Tq 2 < Tk 4: query i sees keys j <= i + 2
-       .make = uniforms({{1, 2, 2, 4}, {1, 2, 4, 4}, {1, 2, 4, 4}}),
-       .run = [](const Inputs& x) { return attention(x[0], x[1], x[2], {.causal = true}); },
+       .make = uniforms({{1, 2, 8}, {1, 4, 8}, {1, 4, 8}}),
+       .run = [](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 2, {.causal = true}); },
+       .atol = kSmoothAtol,
+       .rtol = kSmoothRtol},
+      {.name = "attention/causal_blocks",  // T 70 spans two query blocks of 64: the second sees more keys
+       .make = uniforms({{1, 70, 2}, {1, 70, 2}, {1, 70, 2}}),
+       .run = [](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 1, {.causal = true}); },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
       {.name = "attention/key_padding",  // batch 1 pads every key: its output is 0 and so are its gradients
-       .make = uniforms({{2, 1, 3, 4}, {2, 1, 4, 4}, {2, 1, 4, 4}}),
-       .run = [padding](const Inputs& x) { return attention(x[0], x[1], x[2], {.key_padding = &padding}); },
+       .make = uniforms({{2, 3, 4}, {2, 4, 4}, {2, 4, 4}}),
+       .run = [padding](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 1, {.key_padding = &padding}); },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
       {.name = "attention/causal_dropout",  // a fixed (seed, stream): the same dropout mask in every f(x +- e)
-       .make = uniforms({{1, 2, 4, 4}, {1, 2, 4, 4}, {1, 2, 4, 4}}),
-       .run = [causal_dropout](const Inputs& x) { return attention(x[0], x[1], x[2], causal_dropout); },
+       .make = uniforms({{1, 4, 8}, {1, 4, 8}, {1, 4, 8}}),
+       .run = [causal_dropout](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 2, causal_dropout); },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
       {.name = "cross_entropy/ignore_index",
@@ -492,8 +508,8 @@ TEST_CASE("gradcheck: the table covers every required op and variant") {
       "embedding/repeated_ids", "dropout/p0.3",
       "layernorm/weight_bias", "layernorm/no_weight_no_bias",
       "cross_entropy/ignore_index", "cross_entropy/label_smoothing",
-      "rope/offset", "attention/plain", "attention/causal_kv_cache", "attention/key_padding",
-      "attention/causal_dropout"};
+      "rope/offset", "rope/heads", "attention/plain", "attention/packed_qkv", "attention/causal_kv_cache",
+      "attention/causal_blocks", "attention/key_padding", "attention/causal_dropout"};
   // clang-format on
   std::set<std::string> present;
   for (const GradCase& c : gradcheck_cases()) {
