@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/ops/elementwise.h"
 #include "core/profile.h"
+#include "core/threads.h"
 
 namespace qkv {
 namespace {
@@ -52,13 +53,32 @@ Tensor& grad_buffer(const Tensor& t) {
   return g;
 }
 
+Tensor& grad_buffer_for_overwrite(const Tensor& t, bool& fresh) {
+  Tensor& g = t.impl()->grad;
+  fresh = !g.defined();
+  if (fresh) g = Tensor::empty(t.shape());
+  return g;
+}
+
 void accumulate_grad(const Tensor& t, const Tensor& g) {
-  Tensor& dst = grad_buffer(t);
-  QKV_CHECK(dst.numel() == g.numel(), "accumulate_grad: gradient of shape ", str(g.shape()), " for a tensor of shape ",
-            str(t.shape()));
-  float* d = dst.data();
-  const float* s = g.data();
-  for (int64_t i = 0, n = dst.numel(); i < n; ++i) d[i] += s[i];
+  Tensor& dst = t.impl()->grad;
+  if (!dst.defined() && g.shape() == t.shape()) {
+    // NOTE [gradient hand-over]: a gradient nobody else holds (a backward's temporary, or the dout the engine
+    // drops after this node) becomes t's gradient as it is; otherwise it is copied. Either way no zeros
+    // are written only to be added to.
+    if (g.shared_impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.requires_grad()) {
+      dst = g;
+    } else {
+      dst = Tensor::empty(t.shape());
+      float* d = dst.data();
+      const float* s = g.data();
+      int64_t n = g.numel();
+#pragma omp parallel for if (n >= kGrain) schedule(static)
+      for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+    }
+    return;
+  }
+  add_reduced(grad_buffer(t), g);
 }
 
 void Tensor::backward() const {

@@ -64,7 +64,12 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, std::func
 // The gradient buffer of `t`, allocated as zeros on first use; backward functions add into it.
 Tensor& grad_buffer(const Tensor& t);
 
-// Adds `g` into t's gradient (for backward functions whose gradient is already a whole tensor).
+// Like grad_buffer, but a first contribution gets an uninitialised buffer and `fresh` = true: the caller must
+// then overwrite all of it (BLAS with beta 0), which saves writing zeros only to add to them.
+Tensor& grad_buffer_for_overwrite(const Tensor& t, bool& fresh);
+
+// Adds `g` into t's gradient, summing over the dimensions t was broadcast along (for backward functions
+// whose gradient is already a whole tensor). A first contribution of t's shape is taken over, not added.
 void accumulate_grad(const Tensor& t, const Tensor& g);
 
 }  // namespace qkv

@@ -6,11 +6,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
+#include "core/gemm_log.h"
 #include "core/ops.h"
+#include "nn/generate.h"
 #include "train/metrics.h"
 #include "train/model_io.h"
 #include "train/optim.h"
+
+#ifdef QKV_OPENMP
+#include <omp.h>
+#endif
 
 namespace qkv {
 namespace {
@@ -28,13 +36,172 @@ double measure_sgemm_peak() {
   return 2.0 * n * n * n / best * 1e-9;
 }
 
+constexpr int64_t kMemcpyBytes = int64_t{256} << 20;
+
+// A 256 MiB copy split into one contiguous chunk per thread, the best of 5: the bandwidth the memory-bound
+// ops between GEMMs can reach, in GB/s counting the bytes read and the bytes written (2 x 256 MiB per copy).
+double measure_memcpy_gbs() {
+  const int64_t n = kMemcpyBytes / static_cast<int64_t>(sizeof(float));
+  std::vector<float> src(n, 1.0f), dst(n, 0.0f);  // both written first, so no page is faulted in while timed
+  auto copy = [&] {
+#pragma omp parallel
+    {
+      int64_t parts = 1, part = 0;
+#ifdef QKV_OPENMP
+      parts = omp_get_num_threads();
+      part = omp_get_thread_num();
+#endif
+      int64_t begin = n * part / parts, end = n * (part + 1) / parts;
+      std::memcpy(dst.data() + begin, src.data() + begin, static_cast<size_t>(end - begin) * sizeof(float));
+    }
+  };
+  copy();
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    double t0 = now_s();
+    copy();
+    best = std::min(best, now_s() - t0);
+  }
+  return 2.0 * static_cast<double>(kMemcpyBytes) / best * 1e-9;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+std::string blas_core() {
+  const char* core = openblas_get_corename();
+  return core ? core : "unknown";
+}
+
 Ids random_ids(Rng& rng, Shape shape, int64_t vocab) {
   std::vector<int32_t> v(numel(shape));
   for (auto& x : v) x = static_cast<int32_t>(rng.next_u32() % static_cast<uint32_t>(vocab));
   return Ids(v, shape);
 }
 
+// Seconds per call of one recorded GEMM shape on raw cblas_sgemm, on scratch buffers: the best of 3 rounds
+// of about 10 ms. Calls recorded inside an OpenMP region ran `team` at a time, one per thread (OpenBLAS then
+// runs each on one thread), many to a region: they are replayed the same way, `team` threads each calling
+// in a loop inside one region, and each call costs the round's time / (calls per thread x team).
+double sgemm_seconds(const GemmShape& s) {
+  struct Buffers {
+    std::vector<float> a, b, c;
+  };
+  std::vector<Buffers> buffers(static_cast<size_t>(s.team));
+  for (Buffers& b : buffers) {
+    b.a.assign(static_cast<size_t>(s.M * s.K), 0.5f);
+    b.b.assign(static_cast<size_t>(s.K * s.N), 0.5f);
+    b.c.assign(static_cast<size_t>(s.M * s.N), 0.0f);
+  }
+  auto calls = [&](Buffers& b, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+      cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
+                  static_cast<int>(s.M), static_cast<int>(s.N), static_cast<int>(s.K), 1.0f, b.a.data(),
+                  static_cast<int>(s.transpose_a ? s.M : s.K), b.b.data(), static_cast<int>(s.transpose_b ? s.K : s.N),
+                  0.0f, b.c.data(), static_cast<int>(s.N));
+  };
+  auto round = [&](int64_t n) {  // seconds for n calls on each of the team's threads
+    double t0 = now_s();
+    if (s.team == 1) {
+      calls(buffers[0], n);
+    } else {
+#pragma omp parallel num_threads(s.team)
+      {
+        size_t thread = 0;
+#ifdef QKV_OPENMP
+        thread = static_cast<size_t>(omp_get_thread_num());
+#endif
+        calls(buffers[thread], n);
+      }
+    }
+    return now_s() - t0;
+  };
+  round(1);  // warms the caches and the thread pool
+  int64_t n = std::clamp<int64_t>(static_cast<int64_t>(0.01 / std::max(round(1), 1e-9)), 1, 100000);
+  double best = 1e30;
+  for (int r = 0; r < 3; ++r) best = std::min(best, round(n) / static_cast<double>(n));
+  return best / s.team;
+}
+
+// What one step's GEMMs cost at their own shapes on raw sgemm: their FLOPs, the seconds they take, and each
+// shape's calls and seconds per call (in the JSON, so that a reader sees which shapes fall short of the peak).
+struct OwnShapes {
+  double flops = 0.0, seconds = 0.0;
+  int64_t calls = 0;
+  nlohmann::json rows = nlohmann::json::array();
+};
+
+OwnShapes replay(const std::vector<GemmCount>& log) {
+  OwnShapes own;
+  for (const GemmCount& g : log) {
+    double per_call = sgemm_seconds(g.shape);
+    own.flops += g.flops();
+    own.seconds += static_cast<double>(g.calls) * per_call;
+    own.calls += g.calls;
+    const GemmShape& s = g.shape;
+    own.rows.push_back({{"transpose_a", s.transpose_a},
+                        {"transpose_b", s.transpose_b},
+                        {"M", s.M},
+                        {"N", s.N},
+                        {"K", s.K},
+                        {"team", s.team},
+                        {"calls", g.calls},
+                        {"us_per_call", per_call * 1e6},
+                        {"gflops", 2.0 * static_cast<double>(s.M * s.N * s.K) / per_call * 1e-9}});
+  }
+  return own;
+}
+
+// Tokens/s of greedy sampling of n tokens from a 1-token prompt (batch 1), the median of 5 runs after one
+// warm-up; the reference (scripts/bench_ref.py) times its generation the same way.
+double generation_tokens_per_s(GPT& model, int64_t n, bool cache) {
+  SampleOptions so;
+  so.max_new_tokens = n;
+  so.temperature = 0.0f;
+  so.use_cache = cache;
+  const std::vector<int32_t> prompt{0};
+  generate(model, prompt, so);
+  std::vector<double> times;
+  for (int i = 0; i < 5; ++i) {
+    double t0 = now_s();
+    generate(model, prompt, so);
+    times.push_back(now_s() - t0);
+  }
+  std::sort(times.begin(), times.end());
+  return static_cast<double>(n) / times[times.size() / 2];
+}
+
+// The per-token FLOPs estimate of flops_per_token below, as printed.
+const char* flops_formula(const AnyModel& model) { return model.seq2seq ? "6 N + 3 x 12 L C T" : "6 N + 12 L C T"; }
+
+double peak_rss_mb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
 }  // namespace
+
+void cmd_bench_machine(const BenchOptions& o) {
+  set_threads(static_cast<int>(o.threads));
+  double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak(), memcpy_gbs = measure_memcpy_gbs();
+  nlohmann::json j = {{"cpu", cpu_model()},        {"blas_core", blas_core()}, {"threads", threads()},
+                      {"sgemm_peak_gflops", peak}, {"memcpy_gbs", memcpy_gbs}, {"memcpy_bytes", kMemcpyBytes}};
+  if (o.json) {
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("CPU %s, %d threads, OpenBLAS core %s\n", cpu_model().c_str(), threads(), blas_core().c_str());
+  std::printf("sgemm 2048^3: %.1f GFLOP/s   memcpy of 256 MiB: %.1f GB/s (bytes read + bytes written)\n", peak,
+              memcpy_gbs);
+}
 
 void cmd_bench(const std::string& config_path, const std::vector<std::string>& overrides, const BenchOptions& o) {
   Config config = load_config(config_path, overrides);
@@ -42,8 +209,9 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   QKV_CHECK(m.vocab_size > 0, "bench: ", config_path, " needs model.vocab_size > 0 (bench reads no corpus)");
   if (m.kind == ModelKind::Encoder && config.data.task == Task::Classify && m.n_classes == 0) m.n_classes = 2;
   m.validate();
+  QKV_CHECK(o.generate == 0 || m.kind == ModelKind::Gpt, "bench: --generate needs a gpt model; ", config_path,
+            " has model.kind ", name(m.kind));
   set_threads(static_cast<int>(o.threads > 0 ? o.threads : config.train.threads));
-  double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak();
 
   AnyModel model = build_model(m);
   init_weights(model, config.train.seed);
@@ -61,13 +229,7 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
     return model.encoder->mlm(x, nullptr, &mlm_targets).loss;
   };
   std::vector<Tensor> params = model.module->parameters();
-  std::vector<double> times;
-  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
-    if (s == o.warmup) {  // profile the timed steps only
-      reset_profile();
-      set_profiling(o.profile);
-    }
-    double t0 = now_s();
+  auto step = [&](int64_t s) {
     model.dropout_context().begin(config.train.seed, static_cast<uint64_t>(s));
     Tensor loss = loss_of();
     loss.backward();
@@ -81,13 +243,33 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
     }
     ProfileScope profile("zero_grad");
     optimizer.zero_grad();
+  };
+  std::vector<double> times;
+  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    if (s == o.warmup) {  // profile the timed steps only
+      reset_profile();
+      set_profiling(o.profile);
+    }
+    double t0 = now_s();
+    step(s);
     if (s >= o.warmup) times.push_back(now_s() - t0);
   }
   set_profiling(false);
+  // Read before anything below allocates buffers of its own: the peak of the steps alone.
+  double rss_mb = peak_rss_mb();
   double total = 0.0;
   for (double t : times) total += t;
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2], tokens = static_cast<double>(B * T);
+
+  // One more step, untimed, records the GEMM shapes it issues; each is then timed alone on raw sgemm.
+  reset_gemm_log();
+  set_gemm_logging(true);
+  step(o.warmup + o.steps);
+  set_gemm_logging(false);
+  OwnShapes own = replay(gemm_log());
+  reset_gemm_log();
+  double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak();
 
   // FLOPs per token, as nanoGPT's estimate_mfu: 6 N for the matrix products of forward and backward (N the
   // parameters without position tables) plus 12 L C T for attention's two products. Seq2Seq: both stacks'
@@ -98,19 +280,34 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   int64_t attention_terms = model.seq2seq ? 3 : 1;
   double flops_per_token =
       6.0 * static_cast<double>(n) + 12.0 * static_cast<double>(attention_terms * m.n_layer * m.d_model * T);
-  double mfu = flops_per_token * tokens / median * 1e-9 / peak;
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  double rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  double gflops = flops_per_token * tokens / median * 1e-9, own_peak = own.flops / own.seconds * 1e-9;
   nlohmann::json j = {{"ms_per_step", median * 1e3},
                       {"tokens_per_s", tokens / median},
                       {"peak_rss_mb", rss_mb},
                       {"flops_per_token", flops_per_token},
-                      {"mfu", mfu},
+                      {"flops_formula", flops_formula(model)},
+                      {"gflops", gflops},
+                      {"mfu", gflops / peak},
                       {"sgemm_peak_gflops", peak},
+                      {"mfu_own_shapes", gflops / own_peak},
+                      {"gemm_peak_gflops", own_peak},
+                      {"gemm_ms_per_step", own.seconds * 1e3},
+                      {"gemm_flops_per_step", own.flops},
+                      {"gemm_shapes", own.rows},
+                      {"gemm_calls_per_step", own.calls},
+                      {"blas_core", blas_core()},
                       {"threads", threads()},
                       {"steps", o.steps},
-                      {"params", model.module->num_params()}};
+                      {"params", model.module->num_params()},
+                      {"config", to_json(config)}};
+  double cached = 0.0, uncached = 0.0;
+  if (o.generate > 0) {
+    cached = generation_tokens_per_s(*model.gpt, o.generate, true);
+    uncached = generation_tokens_per_s(*model.gpt, o.generate, false);
+    j["generate_tokens"] = o.generate;
+    j["generate_tokens_per_s"] = cached;
+    j["generate_nocache_tokens_per_s"] = uncached;
+  }
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
     return;
@@ -121,9 +318,18 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
               static_cast<long long>(o.warmup));
   std::printf("%.2f ms/step (median; fastest %.2f)  %.0f tokens/s  peak RSS %.0f MB\n", median * 1e3, times[0] * 1e3,
               tokens / median, rss_mb);
-  std::printf("%.3g FLOPs/token (6 N + %lld x 12 L C T)  %.1f GFLOP/s  MFU %.1f%% of sgemm's %.0f GFLOP/s\n",
-              flops_per_token, static_cast<long long>(attention_terms), flops_per_token * tokens / median * 1e-9,
-              100.0 * mfu, peak);
+  std::printf("%.3g FLOPs/token (%s, N the parameters without position tables)  %.1f GFLOP/s\n", flops_per_token,
+              flops_formula(model), gflops);
+  std::printf("MFU %.1f%% of sgemm's %.0f GFLOP/s at 2048^3 (OpenBLAS %s)\n", 100.0 * gflops / peak, peak,
+              blas_core().c_str());
+  std::printf(
+      "MFU %.1f%% of sgemm's %.0f GFLOP/s on the step's own %lld GEMM shapes (%lld calls: %.2f ms/step at "
+      "that rate)\n",
+      100.0 * gflops / own_peak, own_peak, static_cast<long long>(own.rows.size()), static_cast<long long>(own.calls),
+      own.seconds * 1e3);
+  if (o.generate > 0)
+    std::printf("generation of %lld tokens (greedy, batch 1): %.0f tokens/s with the KV cache, %.0f without\n",
+                static_cast<long long>(o.generate), cached, uncached);
   if (o.profile) std::printf("%s", profile_report(o.steps, total / static_cast<double>(o.steps)).c_str());
 }
 

@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
 
   qkv::BenchOptions bench_options;
   CLI::App* bench = app.add_subcommand("bench", "time training steps of a config's model on random batches");
-  bench->add_option("config", config, "the JSON config (model.vocab_size must be set)")->required();
+  bench->add_option("config", config, "the JSON config (model.vocab_size must be set; none with --machine)");
   bench->add_option("--set", sets, "override a key (repeatable)");
   bench->add_option("--steps", bench_options.steps, "timed steps")->check(CLI::Range(int64_t{1}, int64_t{100000}));
   bench->add_option("--warmup", bench_options.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
@@ -151,6 +151,10 @@ int main(int argc, char** argv) {
   bench->add_option("--peak-gflops", bench_options.peak_gflops, "sgemm peak for MFU (0: measure)");
   bench->add_flag("--json", bench_options.json, "print one JSON object");
   bench->add_flag("--profile", bench_options.profile, "print the time per op, forward and backward");
+  bench->add_flag("--machine", bench_options.machine,
+                  "print the machine's limits (sgemm peak, memcpy bandwidth, BLAS core, CPU) and exit");
+  bench->add_option("--generate", bench_options.generate, "also time greedy GPT sampling of N tokens")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
 
   CLI::App* demo = app.add_subcommand("demo", "a short tour of autograd: an MLP learns XOR");
   demo->add_option("--steps", demo_steps, "gradient descent steps")->check(CLI::Range(1, 1000000));
@@ -180,7 +184,13 @@ int main(int argc, char** argv) {
     if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
     if (plt->parsed()) qkv::cmd_plot(metrics_files, out, plot_title, compare);
-    if (bench->parsed()) qkv::cmd_bench(config, sets, bench_options);
+    if (bench->parsed()) {
+      QKV_CHECK(bench_options.machine || !config.empty(), "bench: give a config (or --machine)");
+      if (bench_options.machine)
+        qkv::cmd_bench_machine(bench_options);
+      else
+        qkv::cmd_bench(config, sets, bench_options);
+    }
     if (demo->parsed()) return run_demo(demo_steps, 1337);
     return 0;
   } catch (const qkv::Error& e) {

@@ -30,7 +30,7 @@ Tensor dropout(const Tensor& x, float p, uint64_t seed, uint64_t stream) {
     y = mul(x, m);
   }
   if (needs_grad(x)) {
-    record(y, "dropout", {x}, [x, m](const Tensor& dy) { add_reduced(grad_buffer(x), mul(dy, m)); });
+    record(y, "dropout", {x}, [x, m](const Tensor& dy) { accumulate_grad(x, mul(dy, m)); });
   }
   return y;
 }

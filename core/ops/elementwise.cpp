@@ -63,11 +63,12 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
   for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
   if (needs_grad(x)) {
     record(y, name, {x}, [x, y = y.detach(), df](const Tensor& dy) {
-      float* dx = grad_buffer(x).data();
+      bool fresh = false;
+      float* dx = grad_buffer_for_overwrite(x, fresh).data();
       const float *xs = x.data(), *ys = y.data(), *dys = dy.data();
       int64_t count = x.numel();
 #pragma omp parallel for if (count >= kGrain) schedule(static)
-      for (int64_t i = 0; i < count; ++i) dx[i] += dys[i] * df(xs[i], ys[i]);
+      for (int64_t i = 0; i < count; ++i) dx[i] = (fresh ? 0.0f : dx[i]) + dys[i] * df(xs[i], ys[i]);
     });
   }
   return y;
@@ -86,6 +87,16 @@ void add_reduced(Tensor& dst, const Tensor& src) {
   }
   QKV_CHECK(broadcast_shapes(dst.shape(), src.shape(), "add_reduced") == src.shape(), "add_reduced: shape ",
             str(dst.shape()), " does not broadcast to ", str(src.shape()));
+  if (dst.dim() >= 1 && src.dim() >= 1 && dst.numel() == src.size(-1) && dst.size(-1) == src.size(-1)) {
+    // A bias-like [..., n] summed over every leading dimension: threads split the columns, and each column
+    // adds its rows in order, so the bits do not depend on the thread count.
+    int64_t n = src.size(-1), rows = src.numel() / std::max<int64_t>(n, 1);
+#pragma omp parallel for if (src.numel() >= kGrain) schedule(static)
+    for (int64_t j0 = 0; j0 < n; j0 += 16)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = j0; j < std::min(n, j0 + 16); ++j) pd[j] += ps[r * n + j];
+    return;
+  }
   // Serial: several source rows add into the same destination row, and a fixed order keeps the bits fixed.
   const Shape& out = src.shape();
   std::vector<int64_t> sd = broadcast_strides(dst.shape(), out);
@@ -108,8 +119,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(a, b, "add", [](float x, float y) { return x + y; });
   if (needs_grad(a, b)) {
     record(out, "add", {a, b}, [a, b](const Tensor& dout) {
-      if (a.requires_grad()) add_reduced(grad_buffer(a), dout);
-      if (b.requires_grad()) add_reduced(grad_buffer(b), dout);
+      if (a.requires_grad()) accumulate_grad(a, dout);
+      if (b.requires_grad()) accumulate_grad(b, dout);
     });
   }
   return out;
@@ -121,8 +132,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(a, b, "sub", [](float x, float y) { return x - y; });
   if (needs_grad(a, b)) {
     record(out, "sub", {a, b}, [a, b](const Tensor& dout) {
-      if (a.requires_grad()) add_reduced(grad_buffer(a), dout);
-      if (b.requires_grad()) add_reduced(grad_buffer(b), neg(dout));
+      if (a.requires_grad()) accumulate_grad(a, dout);
+      if (b.requires_grad()) accumulate_grad(b, neg(dout));
     });
   }
   return out;
@@ -134,8 +145,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(a, b, "mul", [](float x, float y) { return x * y; });
   if (needs_grad(a, b)) {
     record(out, "mul", {a, b}, [a, b](const Tensor& dout) {
-      if (a.requires_grad()) add_reduced(grad_buffer(a), mul(dout, b));
-      if (b.requires_grad()) add_reduced(grad_buffer(b), mul(dout, a));
+      if (a.requires_grad()) accumulate_grad(a, mul(dout, b));
+      if (b.requires_grad()) accumulate_grad(b, mul(dout, a));
     });
   }
   return out;
@@ -147,8 +158,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(a, b, "div", [](float x, float y) { return x / y; });
   if (needs_grad(a, b)) {
     record(out, "div", {a, b}, [a, b, out = out.detach()](const Tensor& dout) {
-      if (a.requires_grad()) add_reduced(grad_buffer(a), div(dout, b));
-      if (b.requires_grad()) add_reduced(grad_buffer(b), neg(div(mul(dout, out), b)));
+      if (a.requires_grad()) accumulate_grad(a, div(dout, b));
+      if (b.requires_grad()) accumulate_grad(b, neg(div(mul(dout, out), b)));
     });
   }
   return out;
@@ -209,14 +220,13 @@ Tensor relu(const Tensor& x) {
       x, "relu", [](float v) { return v > 0.0f ? v : 0.0f; }, [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; });
 }
 
-// y = x Phi(x);  dx += dy (Phi(x) + x phi(x)), Phi the standard normal CDF and phi its density
+// y = x Phi(x);  dx += dy (Phi(x) + x phi(x)), Phi the standard normal CDF and phi its density.
+// Backward reads Phi(x) back as y / x instead of computing erf again (Phi(0) = 1/2).
 Tensor gelu(const Tensor& x) {
   constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
   return unary(
       x, "gelu", [](float v) { return 0.5f * v * (1.0f + fast_erf(v * kInvSqrt2)); },
-      [](float v, float) {
-        return 0.5f * (1.0f + fast_erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v);
-      });
+      [](float v, float y) { return (v != 0.0f ? y / v : 0.5f) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v); });
 }
 
 // y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);

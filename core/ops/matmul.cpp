@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/gemm_log.h"
 #include "core/profile.h"
 #include "core/threads.h"
 
@@ -24,6 +25,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
     return;
   }
+  if (gemm_logging()) log_gemm(transpose_a, transpose_b, M, N, K);
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
               static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B,
               static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
@@ -109,21 +111,25 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
       std::vector<int64_t> c(plan.a.size());
       for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int64_t>(i);
       if (a.requires_grad()) {
-        float* da = grad_buffer(a).data();
         // Shared matrices of A take several contributions: write them one after another (targets given).
         const std::vector<int64_t>* targets = plan.a_broadcast ? &plan.a : nullptr;
+        bool fresh = false;  // a first gradient is written by BLAS with beta 0, not added to zeros
+        float* da = targets ? grad_buffer(a).data() : grad_buffer_for_overwrite(a, fresh).data();
+        float beta = fresh ? 0.0f : 1.0f;
         if (!transpose_a)  // dA[M, K] += dC[M, N] op(B)^T
-          batched_gemm(false, !transpose_b, Mp, Kp, Np, dout.data(), c, b.data(), plan.b, 1.0f, da, targets);
+          batched_gemm(false, !transpose_b, Mp, Kp, Np, dout.data(), c, b.data(), plan.b, beta, da, targets);
         else  // dA[K, M] += op(B) dC^T
-          batched_gemm(transpose_b, true, Kp, Mp, Np, b.data(), plan.b, dout.data(), c, 1.0f, da, targets);
+          batched_gemm(transpose_b, true, Kp, Mp, Np, b.data(), plan.b, dout.data(), c, beta, da, targets);
       }
       if (b.requires_grad()) {
-        float* db = grad_buffer(b).data();
         const std::vector<int64_t>* targets = plan.b_broadcast ? &plan.b : nullptr;
+        bool fresh = false;
+        float* db = targets ? grad_buffer(b).data() : grad_buffer_for_overwrite(b, fresh).data();
+        float beta = fresh ? 0.0f : 1.0f;
         if (!transpose_b)  // dB[K, N] += op(A)^T dC
-          batched_gemm(!transpose_a, false, Kp, Np, Mp, a.data(), plan.a, dout.data(), c, 1.0f, db, targets);
+          batched_gemm(!transpose_a, false, Kp, Np, Mp, a.data(), plan.a, dout.data(), c, beta, db, targets);
         else  // dB[N, K] += dC^T op(A)
-          batched_gemm(true, transpose_a, Np, Kp, Mp, dout.data(), c, a.data(), plan.a, 1.0f, db, targets);
+          batched_gemm(true, transpose_a, Np, Kp, Mp, dout.data(), c, a.data(), plan.a, beta, db, targets);
       }
     });
   }

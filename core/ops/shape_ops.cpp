@@ -35,7 +35,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   Tensor y = x.detach();
   y.impl()->shape = out;
   if (needs_grad(x)) {
-    record(y, "reshape", {x}, [x](const Tensor& dy) { add_reduced(grad_buffer(x), dy.reshape(x.shape())); });
+    record(y, "reshape", {x}, [x](const Tensor& dy) { accumulate_grad(x, dy.reshape(x.shape())); });
   }
   return y;
 }

@@ -101,4 +101,8 @@ expect_exit 2 "wrong kind" bash -c "echo abc | '$qkv' translate gpt/ckpt.qkv"
 grep -q "holds a gpt model, expected seq2seq" err.txt || fail "wrong kind message: $(cat err.txt)"
 expect_exit 2 "unknown character" "$qkv" sample gpt/ckpt.qkv --prompt "Z"
 grep -q "'Z'" err.txt || fail "unknown character message: $(cat err.txt)"
+expect_exit 2 "bench without a config" "$qkv" bench --steps 1
+grep -q "give a config (or --machine)" err.txt || fail "bench usage message: $(cat err.txt)"
+expect_exit 2 "bench --generate on an encoder" "$qkv" bench mlm.json --set model.vocab_size=40 --generate 2
+grep -q "needs a gpt model" err.txt || fail "bench --generate message: $(cat err.txt)"
 echo "cli: 1 passed, 0 failed"
