@@ -67,8 +67,13 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
       float* dx = grad_buffer_for_overwrite(x, fresh).data();
       const float *xs = x.data(), *ys = y.data(), *dys = dy.data();
       int64_t count = x.numel();
+      if (fresh) {  // two loops, so that each vectorises
 #pragma omp parallel for if (count >= kGrain) schedule(static)
-      for (int64_t i = 0; i < count; ++i) dx[i] = (fresh ? 0.0f : dx[i]) + dys[i] * df(xs[i], ys[i]);
+        for (int64_t i = 0; i < count; ++i) dx[i] = dys[i] * df(xs[i], ys[i]);
+      } else {
+#pragma omp parallel for if (count >= kGrain) schedule(static)
+        for (int64_t i = 0; i < count; ++i) dx[i] += dys[i] * df(xs[i], ys[i]);
+      }
     });
   }
   return y;
