@@ -49,7 +49,7 @@ std::vector<std::string> task_specials(Task task) {
     case Task::Lm:
       return {};
     case Task::Mlm:
-      return {"PAD", "MASK", "CLS"};
+      return {"PAD", "MASK", "CLS", "UNK"};  // UNK: text fine-tuned on later may hold unseen characters
     case Task::Classify:
       return {"PAD", "CLS"};
     case Task::Seq2Seq:

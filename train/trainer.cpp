@@ -9,12 +9,33 @@
 #include "core/ops.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
+#include "train/model_io.h"
 #include "train/optim.h"
 #include "train/schedule.h"
 #include "train/task.h"
 
 namespace qkv {
 namespace {
+
+// Fine-tuning from a checkpoint keeps its tokenizer, so that its embeddings mean the same tokens (as BERT
+// users expect); a tokenizer without the specials this task needs cannot serve, and a new one is trained.
+std::optional<Tokenizer> init_from_tokenizer(const Checkpoint& from, Config& config) {
+  ArchiveReader r(from.tokenizer, config.train.init_from + " (tokenizer)");
+  Tokenizer tokenizer = Tokenizer::read(r);
+  for (const std::string& name : task_specials(config.data.task))
+    if (tokenizer.special(name) < 0) {
+      std::printf(
+          "init_from %s: its tokenizer has no %s token, so this run trains its own and the embeddings do "
+          "not carry over\n",
+          config.train.init_from.c_str(), name.c_str());
+      return std::nullopt;
+    }
+  std::printf("init_from %s: using its %s tokenizer (%d tokens) in place of data.tokenizer\n",
+              config.train.init_from.c_str(), tokenizer.type().c_str(), tokenizer.size());
+  config.data.tokenizer = tokenizer.type();
+  if (tokenizer.type() == "bpe") config.data.vocab_size = tokenizer.size();
+  return tokenizer;
+}
 
 // NOTE [signals]: the handler may only set a flag; the loop checks it between steps, saves and exits.
 volatile std::sig_atomic_t g_signal = 0;
@@ -102,18 +123,23 @@ int train(const Config& initial, const TrainOptions& options) {
   set_threads(static_cast<int>(config.train.threads));
   if (config.optim.decay_steps == 0) config.optim.decay_steps = config.train.max_steps;  // fixed for the run
 
+  std::optional<Checkpoint> from;  // train.init_from: its weights, and its tokenizer when the task can use it
+  std::optional<Tokenizer> from_tokenizer;
+  if (!resumed && !config.train.init_from.empty()) {
+    from.emplace(load_checkpoint(config.train.init_from));
+    from_tokenizer = init_from_tokenizer(*from, config);
+  }
   std::unique_ptr<TrainTask> task =
-      resumed ? make_task(config, resumed->tokenizer, resumed->labels) : make_task(config);
+      resumed ? make_task(config, resumed->tokenizer, resumed->labels) : make_task(config, from_tokenizer);
   config.model = task->config().model;
   AnyModel& model = task->model();
   TrainState state;
   if (resumed) {
     load_parameters(*model.module, resumed->raw.params);
     state = resumed->raw.state;
-  } else if (!config.train.init_from.empty()) {
+  } else if (from) {
     init_weights(model, config.train.seed);
-    Checkpoint from = load_checkpoint(config.train.init_from);
-    std::vector<std::string> skipped = load_parameters(*model.module, from.params, false);
+    std::vector<std::string> skipped = load_parameters(*model.module, from->params, false);
     std::printf("init_from %s: %zu parameters kept their initialisation:", config.train.init_from.c_str(),
                 skipped.size());
     for (const std::string& s : skipped) std::printf(" %s", s.c_str());

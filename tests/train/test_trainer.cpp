@@ -133,3 +133,41 @@ TEST_CASE("trainer: metrics lines, checkpoints and refused overrides on resume")
                        doctest::Contains("--set optim.lr cannot change on --resume"), Error);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("trainer: init_from keeps the pretrained tokenizer, so a classifier starts from the MLM's embeddings") {
+  std::string dir = temp_dir("init_from");
+  std::string text = write_text(dir, "story.txt", story());
+  std::string reviews;
+  for (int i = 0; i < 40; ++i) reviews += (i % 2 ? "the cat sat. great\tgreat\n" : "the dog ate 5$ bones\tother\n");
+  std::string tsv = write_text(dir, "reviews.tsv", reviews);
+  Config mlm = parse_config(json::parse(R"({
+    "model": {"kind": "encoder", "n_layer": 1, "n_head": 2, "d_model": 16, "block_size": 16},
+    "data": {"task": "mlm", "tokenizer": "char"},
+    "train": {"batch_size": 4, "max_steps": 2, "eval_interval": 2, "eval_steps": 1, "threads": 1}})"));
+  mlm.data.train = text;
+  mlm.train.out_dir = dir + "/mlm";
+  REQUIRE(train(mlm, {}) == 0);
+  Config cls = parse_config(json::parse(R"({
+    "model": {"kind": "encoder", "n_layer": 1, "n_head": 2, "d_model": 16, "block_size": 16, "n_classes": 2},
+    "data": {"task": "classify", "tokenizer": "bpe", "vocab_size": 300, "max_len": 16},
+    "train": {"batch_size": 4, "max_steps": 1, "eval_interval": 1, "eval_steps": 1, "threads": 1}})"));
+  cls.data.train = tsv;
+  cls.train.out_dir = dir + "/cls";
+  cls.train.init_from = dir + "/mlm/ckpt.qkv";
+  REQUIRE(train(cls, {}) == 0);  // '5' and '$' are not in the story: they become UNK, not an error
+  Checkpoint a = load_checkpoint(dir + "/mlm/ckpt.qkv"), b = load_checkpoint(dir + "/cls/ckpt.qkv");
+  CHECK(a.tokenizer == b.tokenizer);
+  auto find = [](const Checkpoint& c, const std::string& name) {
+    for (const auto& [n, t] : c.params)
+      if (n == name) return t;
+    FAIL("no parameter ", name);
+    return Tensor();
+  };
+  Tensor wa = find(a, "wte.weight"), wb = find(b, "wte.weight");
+  REQUIRE(wa.shape() == wb.shape());
+  // One AdamW step at the first warm-up learning rate moves each weight by at most about lr / warmup.
+  float most = 0.0f;
+  for (int64_t i = 0; i < wa.numel(); ++i) most = std::max(most, std::abs(wa.data()[i] - wb.data()[i]));
+  CHECK(most < 1e-4f);
+  std::filesystem::remove_all(dir);
+}
