@@ -1,5 +1,6 @@
 #include "core/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -36,6 +37,12 @@ Cache& cache() {
   return c;
 }
 
+// Every handed-out byte goes through here, cached or not, so that the peak holds in both builds.
+void add_in_use(AllocatorStats& stats, size_t n) {
+  stats.bytes_in_use += static_cast<int64_t>(n);
+  stats.peak_bytes_in_use = std::max(stats.peak_bytes_in_use, stats.bytes_in_use);
+}
+
 }  // namespace
 
 void* alloc_buffer(size_t bytes) {
@@ -49,14 +56,14 @@ void* alloc_buffer(size_t bytes) {
     it->second.pop_back();
     c.stats.hits++;
     c.stats.bytes_cached -= static_cast<int64_t>(n);
-    c.stats.bytes_in_use += static_cast<int64_t>(n);
+    add_in_use(c.stats, n);
     return p;
   }
 #endif
   void* p = std::aligned_alloc(kAlign, n);
   if (!p) throw std::bad_alloc();
   c.stats.misses++;
-  c.stats.bytes_in_use += static_cast<int64_t>(n);
+  add_in_use(c.stats, n);
   return p;
 }
 
@@ -87,6 +94,12 @@ void empty_cache() {
     for (void* p : blocks) std::free(p);
   c.free_lists.clear();
   c.stats.bytes_cached = 0;
+}
+
+void reset_peak_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
 }
 
 }  // namespace qkv

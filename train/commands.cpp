@@ -93,6 +93,7 @@ void cmd_eval(const std::string& ckpt, const std::string& data, bool json) {
     int64_t T = m.block_size, windows = (stream.size() - 1) / T;
     QKV_CHECK(windows > 0, "eval: ", data, " holds ", stream.size(), " tokens, fewer than one block of ", T + 1);
     double total = 0.0;
+    int64_t right = 0, masked = 0;
     std::optional<MlmVocab> vocab;
     if (task == Task::Mlm) vocab.emplace(MlmVocab::from(*c.tokenizer));
     Rng rng(c.config.train.seed, 77);
@@ -105,12 +106,26 @@ void cmd_eval(const std::string& ckpt, const std::string& data, bool json) {
         total += c.model.gpt->forward(Ids(x, {1, T}), &targets).loss.item();
       } else {
         MlmBatch b = mask_tokens(Ids(x, {1, T}), *vocab, rng);
-        total += c.model.encoder->mlm(b.inputs, nullptr, &b.targets).loss.item();
+        ModelOutput o = c.model.encoder->mlm(b.inputs, nullptr, &b.targets);
+        total += o.loss.item();
+        int64_t V = o.logits.size(-1);
+        for (int64_t t = 0; t < T; ++t) {  // accuracy over the predicted (masked) positions
+          if (b.targets.data[t] == kIgnoreIndex) continue;
+          const float* row = o.logits.data() + t * V;
+          right += std::max_element(row, row + V) - row == b.targets.data[t];
+          ++masked;
+        }
       }
     }
     double loss = total / static_cast<double>(windows);
     out = {{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", windows * T}};
     text << "loss " << loss << "  perplexity " << std::exp(loss) << "  (" << windows * T << " tokens)";
+    if (task == Task::Mlm && masked > 0) {
+      double accuracy = static_cast<double>(right) / static_cast<double>(masked);
+      out["accuracy"] = accuracy;
+      out["masked"] = masked;
+      text << "  masked-token accuracy " << accuracy << " (" << masked << " masked)";
+    }
   } else if (task == Task::Classify) {
     ClassifyDataset set(read_text(data), data, *c.tokenizer, m.block_size, Overlong::kTruncate, c.labels);
     double total = 0.0;

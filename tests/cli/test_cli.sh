@@ -70,6 +70,10 @@ for run in mlm cls s2s; do
   last=$(grep val_loss $run/metrics.jsonl | tail -1 | sed 's/.*"val_loss":\([0-9.e+-]*\).*/\1/')
   awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }' || fail "$run val loss did not fall: $first -> $last"
 done
+# MLM eval reports the masked-token accuracy, a fraction, beside the loss.
+"$qkv" eval mlm/ckpt.qkv --data story.txt --json >eval_mlm.json
+awk -F'"accuracy":' 'NF > 1 { split($2, a, /[,}]/); exit !(a[1] >= 0 && a[1] <= 1) } NF == 1 { exit 1 }' eval_mlm.json ||
+  fail "MLM eval lacks a masked-token accuracy: $(cat eval_mlm.json)"
 [ "$(printf 'good great\nbad awful\n' | "$qkv" classify cls/ckpt.qkv | tr '\n' ' ')" == "pos neg " ] ||
   fail "classify: $(printf 'good great\nbad awful\n' | "$qkv" classify cls/ckpt.qkv)"
 [ "$(echo abcd | "$qkv" translate s2s/ckpt.qkv --beam 2 | wc -l)" -eq 1 ] || fail "translate"

@@ -18,6 +18,35 @@ TEST_CASE("allocator: a freed block is reused for the next request of its size c
   CHECK(after.bytes_in_use == before.bytes_in_use);
 }
 
+TEST_CASE("allocator: the peak of bytes in use is a high-water mark that reset_peak_bytes() restarts") {
+  reset_peak_bytes();
+  const int64_t base = allocator_stats().bytes_in_use;
+  CHECK(allocator_stats().peak_bytes_in_use == base);
+  auto in_use = [&] { return allocator_stats().bytes_in_use - base; };
+  int64_t small = 0, large = 0;
+  {
+    Tensor a = Tensor::empty({1000});  // 4,000 bytes: rounded to 64 bytes, 4,032
+    small = in_use();
+    {
+      Tensor b = Tensor::empty({100000});  // 400,000 bytes: above 64 KiB, 13 steps of 2^18 / 8, 425,984
+      large = in_use() - small;
+    }
+    CHECK(in_use() == small);  // b is back, yet the peak remembers it
+    CHECK(allocator_stats().peak_bytes_in_use == base + small + large);
+  }
+  CHECK(small == 4032);
+  CHECK(large == 425984);
+  CHECK(in_use() == 0);
+  CHECK(allocator_stats().peak_bytes_in_use == base + small + large);
+  reset_peak_bytes();
+  CHECK(allocator_stats().peak_bytes_in_use == base);
+  {
+    Tensor c = Tensor::empty({1000});
+    CHECK(allocator_stats().peak_bytes_in_use == base + small);
+  }
+  CHECK(allocator_stats().peak_bytes_in_use == base + small);
+}
+
 TEST_CASE("allocator: 1,000 MLP training iterations keep memory flat and make no misses after the first") {
   Rng rng(1);
   Tensor x = Tensor::randn({32, 20}, rng);
