@@ -2,16 +2,20 @@
 // block of queries at a time, so that causal attention never computes the keys a block cannot see.
 //
 // Forward, per block:  S = q k^T / sqrt(hs) over the visible keys, masked entries -inf,
-//                      P = softmax_rows(S),  P' = dropout(P),  O = P' v
-// Backward:            dv += P'^T dO,  dP' = dO v^T,  dP = dP' * mask / (1 - p),
+//                      lse = logsumexp_rows(S),  P = exp(S - lse),  P' = dropout(P),  O = P' v
+// Backward, per block: S and P again from q, k and the saved lse (one more GEMM instead of keeping P),
+//                      dv += P'^T dO,  dP' = dO v^T,  dP = dP' * mask / (1 - p),
 //                      dS = P (dP - rowsum(dP P)),  dq += dS k / sqrt(hs),  dk += dS^T q / sqrt(hs)
-// P (zero where masked) is kept for the backward pass: memory is O(Tq Tk) per pair. P' is not stored: the
-// counter-based dropout mask is recomputed from its key. Heads are read and written in place inside the
+// NOTE [attention memory]: only the output and one lse per query are kept between forward and backward, and
+// a block of scores lives in per-thread scratch of kBlock x Tk floats: memory grows linearly in T. The
+// dropout mask is recomputed from its counter-based key. Heads are read and written in place inside the
 // token-major tensors through the GEMMs' leading dimensions, so no head is ever copied out.
 #include "core/ops/attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -58,23 +62,34 @@ void apply_dropout(const AttentionOptions& o, int64_t flat, const float* src, fl
   }
 }
 
-// Softmax of one query's scores row[0, key_end) in place, with masked keys -> 0 and row[key_end, Tk) = 0.
-void softmax_row(float* row, int64_t limit, int64_t Tk, const uint8_t* padding, float scale) {
+// One query's probabilities from its raw scores row[0, keys): scaled, masked (causal: keys from `limit` on;
+// padding), then normalised: the forward pass (lse_in null) computes exp(s - max) / sum and stores the row's
+// log-sum-exp in *lse_out; the backward pass recomputes P as exp(s - lse) from the saved one (equal to the
+// forward's P to rounding). A query that sees no key gets lse = +inf and a row of zeros.
+void probabilities(float* row, int64_t keys, int64_t limit, const uint8_t* padding, float scale, const float* lse_in,
+                   float* lse_out) {
+  limit = std::clamp<int64_t>(limit, 0, keys);
   float m = -INFINITY;
   for (int64_t j = 0; j < limit; ++j) {
     row[j] = padding && padding[j] ? -INFINITY : row[j] * scale;
     m = std::max(m, row[j]);
   }
-  if (m == -INFINITY) {  // nothing visible: output zeros
-    std::fill_n(row, Tk, 0.0f);
-    return;
-  }
-  double z = 0.0;
+  float lse = lse_in ? *lse_in : INFINITY;
+  if (!lse_in && m != -INFINITY) {
+    double z = 0.0;
 #pragma omp simd reduction(+ : z)
-  for (int64_t j = 0; j < limit; ++j) z += (row[j] = fast_exp(row[j] - m));
-  float inv = static_cast<float>(1.0 / z);
-  for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
-  std::fill(row + std::max<int64_t>(limit, 0), row + Tk, 0.0f);
+    for (int64_t j = 0; j < limit; ++j) z += (row[j] = fast_exp(row[j] - m));  // exp(-inf) = 0 for padding
+    float inv = static_cast<float>(1.0 / z);
+#pragma omp simd
+    for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
+    lse = m + static_cast<float>(std::log(z));
+  } else if (lse != INFINITY) {
+#pragma omp simd
+    for (int64_t j = 0; j < limit; ++j) row[j] = fast_exp(row[j] - lse);
+  }
+  if (lse_out) *lse_out = lse;
+  if (lse == INFINITY) limit = 0;  // no visible key: a row of zeros
+  std::fill(row + limit, row + keys, 0.0f);
 }
 
 int64_t checked_width(const Heads& x, const char* what) {
@@ -106,87 +121,98 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hs)), keep = 1.0f / (1.0f - o.dropout);
   bool drop = o.dropout > 0.0f;
   Tensor out = Tensor::empty({d.B, d.Tq, width});
-  Tensor probs = Tensor::empty({d.B, d.NH, d.Tq, d.Tk});                                   // P
-  Tensor scratch = drop ? Tensor::empty({threads(), kBlock * d.Tk}) : Tensor::empty({0});  // P' of a block
+  Tensor lse = Tensor::empty({pairs, d.Tq});
+  Tensor weights = o.weights_out ? Tensor::zeros({d.B, d.NH, d.Tq, d.Tk}) : Tensor();
+  Tensor scratch = Tensor::empty({threads(), (drop ? 2 : 1) * kBlock * d.Tk});  // P (and P') of a block
+  // The backward pass needs the padding after the caller's mask may be gone: keep a copy.
+  auto padding = std::make_shared<std::vector<uint8_t>>(o.key_padding ? o.key_padding->data : std::vector<uint8_t>{});
   const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
-  const uint8_t* padding = o.key_padding ? o.key_padding->data.data() : nullptr;
 #pragma omp parallel for schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
     int64_t b = pair / d.NH, h = pair % d.NH;
     HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
                V = head_matrix(v, d.Tk, d.hs, b, h);
-    float* P = probs.data() + pair * tile;
+    const uint8_t* pad = padding->empty() ? nullptr : padding->data() + b * d.Tk;
+    float* P = scratch.data() + thread_index() * scratch.size(1);
+    float* D = P + kBlock * d.Tk;
     float* O = out.data() + b * d.Tq * width + h * d.hs;
     for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
       int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, o.causal, i0 + rows);
-      float* Pb = P + i0 * d.Tk;
-      gemm(false, true, rows, keys, d.hs, pq + Q.offset + i0 * Q.ld, Q.ld, pk + K.offset, K.ld, 0.0f, Pb, d.Tk);
+      gemm(false, true, rows, keys, d.hs, pq + Q.offset + i0 * Q.ld, Q.ld, pk + K.offset, K.ld, 0.0f, P, keys);
       for (int64_t r = 0; r < rows; ++r) {
-        int64_t limit = o.causal ? std::min(keys, i0 + r + 1 + d.Tk - d.Tq) : keys;
-        softmax_row(Pb + r * d.Tk, limit, d.Tk, padding ? padding + b * d.Tk : nullptr, scale);
+        int64_t limit = o.causal ? i0 + r + 1 + d.Tk - d.Tq : keys;
+        probabilities(P + r * keys, keys, limit, pad, scale, nullptr, lse.data() + pair * d.Tq + i0 + r);
+        if (weights.defined()) std::copy_n(P + r * keys, keys, weights.data() + pair * tile + (i0 + r) * d.Tk);
       }
-      const float* A = Pb;
+      const float* A = P;
       if (drop) {
-        float* D = scratch.data() + thread_index() * kBlock * d.Tk;
         for (int64_t r = 0; r < rows; ++r)
-          apply_dropout(o, pair * tile + (i0 + r) * d.Tk, Pb + r * d.Tk, D + r * d.Tk, keys, keep);
+          apply_dropout(o, pair * tile + (i0 + r) * d.Tk, P + r * keys, D + r * keys, keys, keep);
         A = D;
       }
-      gemm(false, false, rows, d.hs, keys, A, d.Tk, pv + V.offset, V.ld, 0.0f, O + i0 * width, width);  // O = P' v
+      gemm(false, false, rows, d.hs, keys, A, keys, pv + V.offset, V.ld, 0.0f, O + i0 * width, width);  // O = P' v
     }
   }
-  if (o.weights_out) *o.weights_out = probs.detach();
+  if (o.weights_out) *o.weights_out = weights;
   if (needs_grad(q.x, k.x, v.x)) {
     AttentionOptions saved = o;
-    saved.key_padding = nullptr;  // the mask is folded into P (zeros), so backward does not need it
+    saved.key_padding = nullptr;  // `padding` holds the mask from here on
     saved.weights_out = nullptr;
-    record(out, "attention", {q.x, k.x, v.x}, [q, k, v, probs, d, saved, scale, keep, width](const Tensor& dout) {
-      int64_t n_pairs = d.B * d.NH, n_tile = d.Tq * d.Tk;
-      bool has_drop = saved.dropout > 0.0f;
-      // One buffer per distinct tensor: q, k and v may share one, each head writing only its own columns.
-      float* dq = q.x.requires_grad() ? grad_buffer(q.x).data() : nullptr;
-      float* dk = k.x.requires_grad() ? grad_buffer(k.x).data() : nullptr;
-      float* dv = v.x.requires_grad() ? grad_buffer(v.x).data() : nullptr;
-      Tensor work = Tensor::empty({threads(), (has_drop ? 2 : 1) * kBlock * d.Tk});  // dP and P' of a block
-      const float *q0 = q.x.data(), *k0 = k.x.data(), *v0 = v.x.data(), *pdo = dout.data();
+    record(out, "attention", {q.x, k.x, v.x},
+           [q, k, v, lse, padding, d, saved, scale, keep, width](const Tensor& dout) {
+             int64_t n_pairs = d.B * d.NH, n_tile = d.Tq * d.Tk;
+             bool has_drop = saved.dropout > 0.0f;
+             // One buffer per distinct tensor: q, k and v may share one, each head writing only its own columns.
+             float* dq = q.x.requires_grad() ? grad_buffer(q.x).data() : nullptr;
+             float* dk = k.x.requires_grad() ? grad_buffer(k.x).data() : nullptr;
+             float* dv = v.x.requires_grad() ? grad_buffer(v.x).data() : nullptr;
+             Tensor work = Tensor::empty({threads(), (has_drop ? 3 : 2) * kBlock * d.Tk});  // P, dP (and P')
+             const float *q0 = q.x.data(), *k0 = k.x.data(), *v0 = v.x.data(), *pdo = dout.data();
 #pragma omp parallel for schedule(static) if (n_pairs > 1)
-      for (int64_t pair = 0; pair < n_pairs; ++pair) {
-        int64_t b = pair / d.NH, h = pair % d.NH;
-        HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
-                   V = head_matrix(v, d.Tk, d.hs, b, h);
-        const float* P = probs.data() + pair * n_tile;
-        const float* dO = pdo + b * d.Tq * width + h * d.hs;
-        float* dP = work.data() + thread_index() * work.size(1);
-        float* D = dP + kBlock * d.Tk;
-        for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
-          int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, saved.causal, i0 + rows);
-          if (keys == 0) continue;
-          const float* Pb = P + i0 * d.Tk;
-          const float* A = Pb;
-          if (has_drop) {
-            for (int64_t r = 0; r < rows; ++r)
-              apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, Pb + r * d.Tk, D + r * d.Tk, keys, keep);
-            A = D;
-          }
-          if (dv)  // dv += P'^T dO
-            gemm(true, false, keys, d.hs, rows, A, d.Tk, dO + i0 * width, width, 1.0f, dv + V.offset, V.ld);
-          if (!dq && !dk) continue;
-          gemm(false, true, rows, keys, d.hs, dO + i0 * width, width, v0 + V.offset, V.ld, 0.0f, dP, d.Tk);  // dO v^T
-          for (int64_t r = 0; r < rows; ++r) {
-            float* row = dP + r * d.Tk;
-            const float* prow = Pb + r * d.Tk;
-            if (has_drop) apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, row, row, keys, keep);
-            double dot = 0.0;
-            for (int64_t j = 0; j < keys; ++j) dot += row[j] * prow[j];
-            for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - static_cast<float>(dot)) * scale;
-          }
-          if (dq)  // dq += dS k
-            gemm(false, false, rows, d.hs, keys, dP, d.Tk, k0 + K.offset, K.ld, 1.0f, dq + Q.offset + i0 * Q.ld, Q.ld);
-          if (dk)  // dk += dS^T q
-            gemm(true, false, keys, d.hs, rows, dP, d.Tk, q0 + Q.offset + i0 * Q.ld, Q.ld, 1.0f, dk + K.offset, K.ld);
-        }
-      }
-    });
+             for (int64_t pair = 0; pair < n_pairs; ++pair) {
+               int64_t b = pair / d.NH, h = pair % d.NH;
+               HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
+                          V = head_matrix(v, d.Tk, d.hs, b, h);
+               const uint8_t* pad = padding->empty() ? nullptr : padding->data() + b * d.Tk;
+               const float* dO = pdo + b * d.Tq * width + h * d.hs;
+               float* P = work.data() + thread_index() * work.size(1);
+               float* dP = P + kBlock * d.Tk;
+               float* D = dP + kBlock * d.Tk;
+               for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
+                 int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, saved.causal, i0 + rows);
+                 if (keys == 0) continue;
+                 const float* Qb = q0 + Q.offset + i0 * Q.ld;
+                 gemm(false, true, rows, keys, d.hs, Qb, Q.ld, k0 + K.offset, K.ld, 0.0f, P, keys);  // S again
+                 for (int64_t r = 0; r < rows; ++r) {
+                   int64_t limit = saved.causal ? i0 + r + 1 + d.Tk - d.Tq : keys;
+                   probabilities(P + r * keys, keys, limit, pad, scale, lse.data() + pair * d.Tq + i0 + r, nullptr);
+                 }
+                 const float* A = P;
+                 if (has_drop) {
+                   for (int64_t r = 0; r < rows; ++r)
+                     apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, P + r * keys, D + r * keys, keys, keep);
+                   A = D;
+                 }
+                 if (dv)  // dv += P'^T dO
+                   gemm(true, false, keys, d.hs, rows, A, keys, dO + i0 * width, width, 1.0f, dv + V.offset, V.ld);
+                 if (!dq && !dk) continue;
+                 gemm(false, true, rows, keys, d.hs, dO + i0 * width, width, v0 + V.offset, V.ld, 0.0f, dP, keys);
+                 for (int64_t r = 0; r < rows; ++r) {
+                   float* row = dP + r * keys;
+                   const float* prow = P + r * keys;
+                   if (has_drop) apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, row, row, keys, keep);
+                   double dot = 0.0;
+                   for (int64_t j = 0; j < keys; ++j) dot += row[j] * prow[j];
+                   for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - static_cast<float>(dot)) * scale;
+                 }
+                 if (dq)  // dq += dS k
+                   gemm(false, false, rows, d.hs, keys, dP, keys, k0 + K.offset, K.ld, 1.0f, dq + Q.offset + i0 * Q.ld,
+                        Q.ld);
+                 if (dk)  // dk += dS^T q
+                   gemm(true, false, keys, d.hs, rows, dP, keys, Qb, Q.ld, 1.0f, dk + K.offset, K.ld);
+               }
+             }
+           });
   }
   return out;
 }
