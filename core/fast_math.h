@@ -48,4 +48,17 @@ inline float fast_erf(float x) {
   return z < 0.5f ? series : (x < 0.0f ? erfc - 1.0f : 1.0f - erfc);
 }
 
+// The largest of x[0, n) (-inf for n = 0), in eight independent lanes so that it vectorises (a plain running
+// max is a serial dependency the compiler may not reorder). Max is exact, so the order changes no bits.
+inline float row_max(const float* x, int64_t n) {
+  float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+  for (; i < n; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+  float m = lane[0];
+  for (int l = 1; l < 8; ++l) m = lane[l] > m ? lane[l] : m;
+  return m;
+}
+
 }  // namespace qkv

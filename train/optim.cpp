@@ -59,9 +59,14 @@ double sum_squares(const float* x, int64_t n) {
   std::vector<double> partial(chunks, 0.0);
 #pragma omp parallel for if (n >= kGrain) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
+    // Eight lanes, added in a fixed order: vectorisable, and the same bits on any thread count.
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = c * kReduceChunk, end = std::min(n, i + kReduceChunk);
+    for (; i + 8 <= end; i += 8)
+      for (int l = 0; l < 8; ++l) lane[l] += static_cast<double>(x[i + l]) * x[i + l];
+    for (; i < end; ++i) lane[0] += static_cast<double>(x[i]) * x[i];
     double acc = 0.0;
-    for (int64_t i = c * kReduceChunk, end = std::min(n, i + kReduceChunk); i < end; ++i)
-      acc += static_cast<double>(x[i]) * x[i];
+    for (double part : lane) acc += part;
     partial[c] = acc;
   }
   double total = 0.0;

@@ -41,7 +41,7 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
 #pragma omp parallel for if (N * V >= kGrain) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const float* zr = z + i * V;
-    float m = *std::max_element(zr, zr + V);
+    float m = row_max(zr, V);
     double s = 0.0, zsum = 0.0;
 #pragma omp simd reduction(+ : s, zsum)
     for (int64_t v = 0; v < V; ++v) {
@@ -57,16 +57,27 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
   if (needs_grad(logits)) {
     record(loss, "cross_entropy", {logits},
            [logits, lse, tv = targets.data, ignore_index, eps, counted, N, V](const Tensor& dloss) {
-             float* dz = grad_buffer(logits).data();
+             bool fresh = false;  // the usual case: dz is written, not added to zeros
+             float* dz = grad_buffer_for_overwrite(logits, fresh).data();
              const float *zs = logits.data(), *lses = lse.data();
              float scale = dloss.item() / static_cast<float>(counted), smooth = eps / static_cast<float>(V);
 #pragma omp parallel for if (N * V >= kGrain) schedule(static)
              for (int64_t i = 0; i < N; ++i) {
-               if (tv[i] == ignore_index) continue;
-               for (int64_t v = 0; v < V; ++v) {
-                 float q = smooth + (v == tv[i] ? 1.0f - eps : 0.0f);
-                 dz[i * V + v] += (fast_exp(zs[i * V + v] - lses[i]) - q) * scale;
+               float* row = dz + i * V;
+               const float* zr = zs + i * V;
+               if (tv[i] == ignore_index) {
+                 if (fresh) std::fill_n(row, V, 0.0f);
+                 continue;
                }
+               float l = lses[i];
+               if (fresh) {
+#pragma omp simd
+                 for (int64_t v = 0; v < V; ++v) row[v] = (fast_exp(zr[v] - l) - smooth) * scale;
+               } else {
+#pragma omp simd
+                 for (int64_t v = 0; v < V; ++v) row[v] += (fast_exp(zr[v] - l) - smooth) * scale;
+               }
+               row[tv[i]] -= (1.0f - eps) * scale;  // the target's share of q
              }
            });
   }
