@@ -8,6 +8,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/index.h"
 #include "core/ops/layernorm.h"
+#include "core/ops/linear.h"
 #include "core/ops/loss.h"
 #include "core/ops/matmul.h"
 #include "core/ops/reduce.h"

@@ -9,10 +9,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) {
   if (has_bias) bias = register_parameter("bias", Tensor::zeros({out}));
 }
 
-Tensor Linear::forward(const Tensor& x) const {
-  Tensor y = matmul(x, weight, false, true);  // BLAS reads W transposed; nothing is copied
-  return bias.defined() ? y + bias : y;
-}
+Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
 
 Embedding::Embedding(int64_t num, int64_t dim) { weight = register_parameter("weight", Tensor::zeros({num, dim})); }
 

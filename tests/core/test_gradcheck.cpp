@@ -310,6 +310,12 @@ std::vector<GradCase> make_cases() {
       {.name = "rope/offset",  // a rotation of each pair: linear in x
        .make = one({2, 3, 6}),
        .run = [](const Inputs& x) { return rope(x[0], 2); }},
+      {.name = "linear/bias",  // x [2, 3, 4] through W [5, 4] and b [5]
+       .make = uniforms({{2, 3, 4}, {5, 4}, {5}}),
+       .run = [](const Inputs& x) { return linear(x[0], x[1], x[2]); }},
+      {.name = "linear/no_bias",
+       .make = uniforms({{3, 4}, {2, 4}}),
+       .run = [](const Inputs& x) { return linear(x[0], x[1], Tensor()); }},
       {.name = "rope/heads",  // two heads of 4 side by side, each rotated alone
        .make = one({2, 3, 8}),
        .run = [](const Inputs& x) { return rope(x[0], 1, 10000.0f, 4); }},
@@ -508,7 +514,7 @@ TEST_CASE("gradcheck: the table covers every required op and variant") {
       "embedding/repeated_ids", "dropout/p0.3",
       "layernorm/weight_bias", "layernorm/no_weight_no_bias",
       "cross_entropy/ignore_index", "cross_entropy/label_smoothing",
-      "rope/offset", "rope/heads", "attention/plain", "attention/packed_qkv", "attention/causal_kv_cache",
+      "linear/bias", "linear/no_bias", "rope/offset", "rope/heads", "attention/plain", "attention/packed_qkv", "attention/causal_kv_cache",
       "attention/causal_blocks", "attention/key_padding", "attention/causal_dropout"};
   // clang-format on
   std::set<std::string> present;

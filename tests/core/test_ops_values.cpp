@@ -164,3 +164,20 @@ TEST_CASE("ops: layernorm normalises each row") {
   check_close(layernorm(x, w, b), {0.5f - r, 0.5f, 0.5f + 3 * r, 0.5f, 0.5f, 0.5f}, 1e-5f);
   CHECK_THROWS_WITH_AS(layernorm(x, T({1, 2}, {2}), Tensor()), doctest::Contains("weight of shape [3]"), Error);
 }
+
+TEST_CASE("linear: x W^T + b by hand, and the same as matmul plus the bias") {
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor w = Tensor::from_vector({1, 0, -1, 2, 1, 0}, {2, 3});  // rows: (1, 0, -1), (2, 1, 0)
+  Tensor b = Tensor::from_vector({0.5f, -1}, {2});
+  Tensor y = linear(x, w, b);
+  REQUIRE(y.shape() == Shape{2, 2});
+  // row 0: (1 - 3 + 0.5, 2 + 2 - 1); row 1: (4 - 6 + 0.5, 8 + 5 - 1)
+  CHECK(y.data()[0] == -1.5f);
+  CHECK(y.data()[1] == 3.0f);
+  CHECK(y.data()[2] == -1.5f);
+  CHECK(y.data()[3] == 12.0f);
+  Tensor no_bias = linear(x, w, Tensor());
+  CHECK(no_bias.data()[3] == 13.0f);
+  CHECK_THROWS_AS(linear(x, Tensor::zeros({2, 4}), b), Error);
+  CHECK_THROWS_AS(linear(x, w, Tensor::zeros({3})), Error);
+}
