@@ -37,6 +37,15 @@ Cache& cache() {
   return c;
 }
 
+constexpr int64_t kCacheSlack = int64_t{64} << 20;
+
+void release_cached(Cache& c) {
+  for (auto& [size, blocks] : c.free_lists)
+    for (void* p : blocks) std::free(p);
+  c.free_lists.clear();
+  c.stats.bytes_cached = 0;
+}
+
 // Every handed-out byte goes through here, cached or not, so that the peak holds in both builds.
 void add_in_use(AllocatorStats& stats, size_t n) {
   stats.bytes_in_use += static_cast<int64_t>(n);
@@ -59,6 +68,10 @@ void* alloc_buffer(size_t bytes) {
     add_in_use(c.stats, n);
     return p;
   }
+  // NOTE [cache bound]: shapes that change (padded batches, decoding) leave blocks of sizes never asked for
+  // again. A miss while the cache holds more than the tensors in use (and over kCacheSlack) gives them all
+  // back, so memory stays within about twice what is in use; a fixed-shape loop never misses and never flushes.
+  if (c.stats.bytes_cached > std::max<int64_t>(kCacheSlack, c.stats.bytes_in_use)) release_cached(c);
 #endif
   void* p = std::aligned_alloc(kAlign, n);
   if (!p) throw std::bad_alloc();
@@ -90,10 +103,7 @@ AllocatorStats allocator_stats() {
 void empty_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  for (auto& [size, blocks] : c.free_lists)
-    for (void* p : blocks) std::free(p);
-  c.free_lists.clear();
-  c.stats.bytes_cached = 0;
+  release_cached(c);
 }
 
 void reset_peak_bytes() {

@@ -80,3 +80,21 @@ TEST_CASE("allocator: 1,000 MLP training iterations keep memory flat and make no
   CHECK(end.hits > warm.hits);
 #endif
 }
+
+TEST_CASE("allocator: blocks of sizes that stop being asked for are given back once they outgrow the tensors in use") {
+  empty_cache();
+  // 1 MiB to 12 MiB, each freed at once: 78 MiB of distinct size classes, more than the 64 MiB of slack.
+  int64_t most_cached = 0;
+  for (int64_t mib = 1; mib <= 12; ++mib) {
+    { Tensor t = Tensor::empty({mib << 18}); }  // mib MiB of floats
+    most_cached = std::max(most_cached, allocator_stats().bytes_cached);
+  }
+  // A miss flushes when the cache exceeds max(64 MiB, in use); the block just freed comes back on top.
+  CHECK(most_cached <= (int64_t{64} << 20) + (int64_t{12} << 20) + (int64_t{2} << 20));
+#ifndef QKV_NO_ALLOC_CACHE
+  CHECK(most_cached >= (int64_t{60} << 20));                    // it did cache until the bound
+  CHECK(allocator_stats().bytes_cached < (int64_t{40} << 20));  // and flushed, keeping only what came after
+#endif
+  empty_cache();
+  CHECK(allocator_stats().bytes_cached == 0);
+}
