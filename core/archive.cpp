@@ -3,8 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cereal/archives/portable_binary.hpp>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -101,8 +107,7 @@ std::vector<int32_t> ArchiveReader::i32s(const char* what) {
   return v;
 }
 
-uint64_t fnv1a64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
+uint64_t fnv1a64(std::string_view bytes, uint64_t h) {
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 0x100000001b3ull;
@@ -110,39 +115,110 @@ uint64_t fnv1a64(std::string_view bytes) {
   return h;
 }
 
-std::string read_file(const std::string& path) {
+namespace {
+// The checks of read_file and hash_file, so both name the same problems the same way.
+std::ifstream open_for_reading(const std::string& path) {
   std::error_code ec;
   QKV_CHECK(std::filesystem::exists(path, ec), path, ": no such file");
   QKV_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   QKV_CHECK(in.good(), path, ": cannot be opened for reading (permission?)");
+  return in;
+}
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in = open_for_reading(path);
   std::ostringstream ss;
   ss << in.rdbuf();
   QKV_CHECK(!in.bad(), path, ": read error");
   return ss.str();
 }
 
+FileHash hash_file(const std::string& path) {
+  std::ifstream in = open_for_reading(path);
+  FileHash out{0, kFnv1a64Basis};
+  std::string chunk(1 << 20, '\0');
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    std::streamsize n = in.gcount();
+    out.size += static_cast<uint64_t>(n);
+    out.fnv1a64 = fnv1a64(std::string_view(chunk.data(), static_cast<size_t>(n)), out.fnv1a64);
+  }
+  QKV_CHECK(!in.bad(), path, ": read error");
+  return out;
+}
+
+WriteFault write_fault_from_env() {
+  const char* env = std::getenv("QKV_FAULT");
+  std::string_view spec = env ? env : "";
+  WriteFault f;
+  if (spec.empty()) return f;
+  const std::pair<std::string_view, WriteFault::Kind> kinds[] = {{"kill_after_bytes:", WriteFault::Kind::kKill},
+                                                                 {"enospc_after_bytes:", WriteFault::Kind::kEnospc}};
+  for (const auto& [prefix, kind] : kinds) {
+    if (spec.substr(0, prefix.size()) != prefix) continue;
+    std::string_view n = spec.substr(prefix.size());
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), f.after_bytes);
+    if (ec == std::errc() && end == n.data() + n.size() && !n.empty()) {
+      f.kind = kind;
+      return f;
+    }
+  }
+  QKV_FAIL("QKV_FAULT=\"", spec,
+           "\": expected kill_after_bytes:N or enospc_after_bytes:N with N a byte count (a test hook; unset it "
+           "for normal runs)");
+}
+
+namespace {
+
+// Removes the partial PATH.tmp and reports why the write failed; PATH itself was not touched.
+[[noreturn]] void fail_write(int fd, const std::string& path, const std::string& tmp, const char* doing, int err,
+                             size_t done, size_t total) {
+  if (fd >= 0) ::close(fd);
+  ::unlink(tmp.c_str());
+  QKV_FAIL("cannot write ", path, ": ", doing, " ", tmp, " failed after ", done, " of ", total,
+           " bytes: ", std::strerror(err), "; ", path, " is unchanged");
+}
+
+// NOTE [fault hook]: fires exactly when `done` reaches the fault's byte count.
+void maybe_inject(const WriteFault& fault, size_t done, int fd, const std::string& path, const std::string& tmp,
+                  size_t total) {
+  if (fault.kind == WriteFault::Kind::kNone || done != fault.after_bytes) return;
+  if (fault.kind == WriteFault::Kind::kKill) {
+    ::kill(::getpid(), SIGKILL);
+    std::abort();  // not reached: SIGKILL cannot be caught
+  }
+  fail_write(fd, path, tmp, "writing", ENOSPC, done, total);
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, std::string_view bytes) {
+  const WriteFault fault = write_fault_from_env();
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  QKV_CHECK(fd >= 0, tmp, ": cannot be opened for writing");
+  if (fd < 0) fail_write(fd, path, tmp, "opening", errno, 0, bytes.size());
   size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      QKV_FAIL(tmp, ": write failed after ", done, " bytes (disk full?)");
-    }
+  for (;;) {
+    maybe_inject(fault, done, fd, path, tmp, bytes.size());
+    if (done == bytes.size()) break;
+    size_t chunk = bytes.size() - done;
+    if (fault.kind != WriteFault::Kind::kNone && fault.after_bytes > done)
+      chunk = std::min<size_t>(chunk, fault.after_bytes - done);  // stop exactly at the fault's offset
+    ssize_t n = ::write(fd, bytes.data() + done, chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_write(fd, path, tmp, "writing", errno, done, bytes.size());
     done += static_cast<size_t>(n);
   }
-  bool synced = ::fsync(fd) == 0;
-  bool closed = ::close(fd) == 0;
-  if (!synced || !closed) {
+  if (::fsync(fd) != 0) fail_write(fd, path, tmp, "flushing", errno, done, bytes.size());
+  int closed = ::close(fd);
+  if (closed != 0) fail_write(-1, path, tmp, "closing", errno, done, bytes.size());
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
     ::unlink(tmp.c_str());
-    QKV_FAIL(tmp, ": could not be flushed to disk");
+    QKV_FAIL("cannot rename ", tmp, " to ", path, ": ", std::strerror(err), "; ", path, " is unchanged");
   }
-  QKV_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
 }
 
 }  // namespace qkv

@@ -73,12 +73,36 @@ class ArchiveReader {
   std::unique_ptr<cereal::PortableBinaryInputArchive> ar_;
 };
 
-// FNV-1a, 64-bit: the checksum over a checkpoint's payload.
-uint64_t fnv1a64(std::string_view bytes);
+// FNV-1a, 64-bit: the checksum over a checkpoint's payload. `h` carries the hash of the bytes before these,
+// so that a large file can be hashed in chunks.
+constexpr uint64_t kFnv1a64Basis = 0xcbf29ce484222325ull;
+uint64_t fnv1a64(std::string_view bytes, uint64_t h = kFnv1a64Basis);
+
+// A file's size and the FNV-1a 64 of its bytes, read in chunks (a corpus may be large); errors as read_file's.
+struct FileHash {
+  uint64_t size = 0, fnv1a64 = 0;
+};
+FileHash hash_file(const std::string& path);
 
 // The whole file as bytes; a qkv::Error naming the path when it cannot be read (missing, a directory, ...).
 std::string read_file(const std::string& path);
 // Writes to PATH.tmp, flushes and fsyncs, then renames over PATH: a crash leaves the old file or the new one.
+// A failed write (a full disk, a file size limit) is a qkv::Error naming PATH and the system's reason; it
+// removes PATH.tmp and leaves PATH as it was.
 void write_file_atomic(const std::string& path, std::string_view bytes);
+
+// NOTE [fault hook]: a test hook, not a feature. The environment variable QKV_FAULT makes write_file_atomic
+// fail on purpose, so tests can check that no moment of a write loses the previous file:
+//   kill_after_bytes:N    raise SIGKILL on this process once N bytes of PATH.tmp are written (a crash)
+//   enospc_after_bytes:N  fail the write with ENOSPC once N bytes are written (a full disk)
+// Every atomic write of the process honours it (checkpoints, tokenizers, exports); a write shorter than N
+// bytes is not touched. Unset or empty means no fault. tests/cli/test_faults.sh drives it.
+struct WriteFault {
+  enum class Kind { kNone, kKill, kEnospc };
+  Kind kind = Kind::kNone;
+  uint64_t after_bytes = 0;
+};
+// QKV_FAULT parsed; an unparsable value is a qkv::Error naming it (main checks it before any work).
+WriteFault write_fault_from_env();
 
 }  // namespace qkv

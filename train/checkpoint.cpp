@@ -23,6 +23,21 @@ uint64_t get_le(std::string_view s, size_t at, int bytes) {
   for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(s[at + i])) << (8 * i);
   return v;
 }
+
+std::vector<DataFingerprint> read_fingerprints(ArchiveReader& r) {
+  uint64_t n = r.u64("data file count");
+  // Each takes at least two string lengths and two values: 32 bytes.
+  QKV_CHECK(n <= r.remaining() / 32, r.source(), ": corrupted: ", n, " data files declared in ", r.remaining(),
+            " bytes");
+  std::vector<DataFingerprint> out(n);
+  for (DataFingerprint& f : out) {
+    f.key = r.str("data file key");
+    f.path = r.str("data file path");
+    f.size = r.u64("data file size");
+    f.fnv1a64 = r.u64("data file hash");
+  }
+  return out;
+}
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
@@ -42,6 +57,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   w.f64(ckpt.state.best_val_loss);
   w.i64(ckpt.state.skipped);
   w.f64(ckpt.state.elapsed_s);
+  w.u64(ckpt.state.data.size());
+  for (const DataFingerprint& f : ckpt.state.data) {
+    w.str(f.key);
+    w.str(f.path);
+    w.u64(f.size);
+    w.u64(f.fnv1a64);
+  }
   std::string payload = w.bytes();
   std::string file(kMagic, 8);
   put_u32(file, kCheckpointVersion);
@@ -58,7 +80,8 @@ Checkpoint parse_checkpoint(std::string_view file, const std::string& source) {
             " bytes, shorter than the header)");
   QKV_CHECK(std::memcmp(file.data(), kMagic, 8) == 0, source, ": not a qkv checkpoint (wrong magic)");
   uint32_t version = static_cast<uint32_t>(get_le(file, 8, 4));
-  QKV_CHECK(version == kCheckpointVersion, source, ": checkpoint format version ", version, ", this qkv reads version ",
+  QKV_CHECK(version >= kOldestCheckpointVersion && version <= kCheckpointVersion, source,
+            ": checkpoint format version ", version, ", this qkv reads versions ", kOldestCheckpointVersion, " to ",
             kCheckpointVersion);
   uint64_t length = get_le(file, 12, 8), checksum = get_le(file, 20, 8);
   QKV_CHECK(length == file.size() - kHeader, source, ": truncated or padded: the header declares ", length,
@@ -93,6 +116,7 @@ Checkpoint parse_checkpoint(std::string_view file, const std::string& source) {
   c.state.best_val_loss = r.f64("best val loss");
   c.state.skipped = r.i64("skipped steps");
   c.state.elapsed_s = r.f64("elapsed time");
+  if (version >= 2) c.state.data = read_fingerprints(r);
   QKV_CHECK(r.remaining() == 0, source, ": ", r.remaining(), " unexpected bytes after the train state");
   return c;
 }

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/archive.h"
 #include "core/ops.h"
 #include "train/bench.h"
 #include "train/commands.h"
@@ -70,8 +71,10 @@ int main(int argc, char** argv) {
   train->add_option("--resume", resume, "continue from this checkpoint");
   train->add_option("--stop-at", stop_at, "stop after this step, saving a checkpoint as an interruption would")
       ->check(CLI::NonNegativeNumber);
-  bool train_profile = false;
+  bool train_profile = false, allow_data_change = false;
   train->add_flag("--profile", train_profile, "print the time per op at the end");
+  train->add_flag("--allow-data-change", allow_data_change,
+                  "with --resume: continue even if the data files differ from the ones the checkpoint recorded");
 
   CLI::App* samp = app.add_subcommand("sample", "generate text from a GPT checkpoint");
   samp->add_option("ckpt", sample.ckpt, "checkpoint")->required();
@@ -165,9 +168,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    qkv::write_fault_from_env();  // a bad QKV_FAULT is an error now, not at the first checkpoint
     if (train->parsed()) {
       QKV_CHECK(!config.empty() || !resume.empty(), "train: give a config, or --resume a checkpoint");
-      qkv::TrainOptions o{resume, sets, stop_at, train_profile};
+      qkv::TrainOptions o{resume, sets, stop_at, train_profile, allow_data_change};
       qkv::Config c = resume.empty() ? qkv::load_config(config, sets) : qkv::Config{};
       return qkv::train(c, o);
     }

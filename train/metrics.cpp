@@ -37,9 +37,13 @@ void Progress::print(const std::string& line) {
   std::fflush(stdout);
 }
 
-Progress::~Progress() {
+void Progress::close() {
   if (open_) std::printf("\n");
+  std::fflush(stdout);
+  open_ = false;
 }
+
+Progress::~Progress() { close(); }
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 

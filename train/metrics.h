@@ -27,6 +27,7 @@ class Progress {
   Progress();
   void update(const std::string& line);  // transient status
   void print(const std::string& line);   // a line that stays
+  void close();                          // ends the status line, so that a message on stderr starts a line
   ~Progress();
 
  private:

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -68,6 +69,71 @@ Config resumed_config(const Config& stored, const std::vector<std::string>& over
   return parse_config(j);
 }
 
+// The data files a run reads, fingerprinted as they are now.
+std::vector<DataFingerprint> fingerprint_data(const DataConfig& d) {
+  std::vector<DataFingerprint> out;
+  for (const auto& [key, path] : {std::pair<const char*, std::string>{"data.train", d.train}, {"data.val", d.val}}) {
+    if (path.empty()) continue;
+    FileHash h = hash_file(path);
+    out.push_back({key, path, h.size, h.fnv1a64});
+  }
+  return out;
+}
+
+std::string describe(uint64_t size, uint64_t hash) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::to_string(size) + " bytes, FNV-1a 64 " + hex;
+}
+
+// NOTE [data change]: the batch stream of a resumed run is positions in the corpus, so a changed file would
+// silently train on other text than the run it continues. The files are compared with what the checkpoint
+// recorded; a mismatch stops unless the user says it is intended. Returns the fingerprints for this run.
+std::vector<DataFingerprint> checked_data(const std::vector<DataFingerprint>& recorded, const Config& config,
+                                          const TrainOptions& options) {
+  std::vector<DataFingerprint> now = fingerprint_data(config.data);
+  if (recorded.empty())
+    std::printf("note: %s records no data files (untrained, or written by an older qkv): not checked\n",
+                options.resume.c_str());
+  for (const DataFingerprint& was : recorded) {
+    auto it = std::find_if(now.begin(), now.end(), [&](const DataFingerprint& f) { return f.key == was.key; });
+    if (it != now.end() && *it == was) continue;
+    std::string what = was.key + " " + was.path + " is not the file " + options.resume + " was trained on: recorded " +
+                       describe(was.size, was.fnv1a64) + ", now " +
+                       (it == now.end() ? std::string("not given") : describe(it->size, it->fnv1a64));
+    QKV_CHECK(options.allow_data_change, what, "; pass --allow-data-change to resume on it anyway");
+    std::fprintf(stderr, "qkv: warning: %s; resuming anyway (--allow-data-change)\n", what.c_str());
+  }
+  return now;
+}
+
+// The first parameter holding a NaN or an infinity ("" when none): such weights must never reach a checkpoint.
+std::string non_finite_parameter(const std::vector<std::pair<std::string, Tensor>>& params) {
+  for (const auto& [name, p] : params) {
+    const float* v = p.data();
+    for (int64_t i = 0; i < p.numel(); ++i)
+      if (!std::isfinite(v[i])) return name;
+  }
+  return "";
+}
+
+// The checkpoint a stopped run can continue from.
+struct LastGood {
+  std::string path;  // empty: none written yet
+  int64_t step = 0;
+};
+
+// Exit 3 (DESIGN.md): the run cannot go on. One line on stderr says where and what is kept.
+int stop_run(Progress& progress, int64_t step, const std::string& why, const LastGood& last) {
+  progress.close();
+  std::string kept = last.path.empty()
+                         ? "no checkpoint has been written yet"
+                         : "the last good checkpoint is " + last.path + " (step " + std::to_string(last.step) + ")";
+  std::fprintf(stderr, "qkv: error: step %lld: %s; stopping: %s\n", static_cast<long long>(step), why.c_str(),
+               kept.c_str());
+  return 3;
+}
+
 }  // namespace
 
 int64_t grad_accum_of(const TrainConfig& t) {
@@ -129,8 +195,12 @@ int train(const Config& initial, const TrainOptions& options) {
     from.emplace(load_checkpoint(config.train.init_from));
     from_tokenizer = init_from_tokenizer(*from, config);
   }
+  // On resume the data check comes first: a changed corpus may no longer tokenize, which would hide the cause.
+  std::vector<DataFingerprint> data;
+  if (resumed) data = checked_data(resumed->raw.state.data, config, options);
   std::unique_ptr<TrainTask> task =
       resumed ? make_task(config, resumed->tokenizer, resumed->labels) : make_task(config, from_tokenizer);
+  if (!resumed) data = fingerprint_data(config.data);
   config.model = task->config().model;
   AnyModel& model = task->model();
   TrainState state;
@@ -147,6 +217,7 @@ int train(const Config& initial, const TrainOptions& options) {
   } else {
     init_weights(model, config.train.seed);
   }
+  state.data = data;
   auto params = model.module->named_parameters();
   Optimizer optimizer(params, config.optim);
   if (resumed && !resumed->raw.optimizer.empty()) {
@@ -163,13 +234,34 @@ int train(const Config& initial, const TrainOptions& options) {
               static_cast<long long>(state.step), static_cast<long long>(t.max_steps));
   MetricsLog metrics(t.out_dir + "/metrics.jsonl", resumed.has_value());
   Progress progress;
-  auto save = [&](const std::string& file) {
+  LastGood last_good;
+  if (resumed) last_good = {options.resume, state.step};
+  // Returns why the checkpoint could not be written ("" when it was): the caller stops the run with exit 3,
+  // and the previous file stays as it was (write_file_atomic).
+  auto save = [&](const std::string& file) -> std::string {
+    std::string bad = non_finite_parameter(params);
+    if (!bad.empty()) return "parameter " + bad + " is not finite, so " + file + " is not written";
     Checkpoint c = make_checkpoint(config, task->tokenizer(), model, task->labels());
     ArchiveWriter w;
     optimizer.write(w);
     c.optimizer = w.bytes();
     c.state = state;
-    save_checkpoint(t.out_dir + "/" + file, c);
+    try {
+      save_checkpoint(t.out_dir + "/" + file, c);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    if (file == "ckpt.qkv") last_good = {t.out_dir + "/" + file, state.step};
+    return "";
+  };
+  // A metrics line that cannot be written (a full disk) stops the run as a checkpoint would.
+  auto write_metrics = [&](const nlohmann::json& line) -> std::string {
+    try {
+      metrics.write(line);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
   };
 
   const int64_t accum = grad_accum_of(t), B = t.batch_size;
@@ -185,9 +277,9 @@ int train(const Config& initial, const TrainOptions& options) {
     state.data_offset = static_cast<uint64_t>(step * accum);
     if (!r.finite) {
       if (!t.skip_nonfinite) {
-        progress.print("step " + std::to_string(step) + ": the loss is not finite (" + std::to_string(train_loss) +
-                       "); stopping. The last checkpoint in " + t.out_dir + " is kept.");
-        return 3;
+        std::string what = std::isfinite(train_loss) ? "the gradient norm is " + std::to_string(grad_norm)
+                                                     : "the loss is " + std::to_string(train_loss);
+        return stop_run(progress, step, what + ", not finite, so the update is not applied", last_good);
       }
       ++state.skipped;  // the step still advances: the next batch and masks differ
     }
@@ -197,13 +289,14 @@ int train(const Config& initial, const TrainOptions& options) {
     if (step % t.log_interval == 0 || step == t.max_steps) {
       double dt = now_s() - window_start, tps = dt > 0 ? window_tokens / dt : 0.0;
       double per_step = dt / static_cast<double>(step - window_start_step);
-      metrics.write({{"step", step},
-                     {"train_loss", train_loss},
-                     {"lr", lr},
-                     {"grad_norm", grad_norm},
-                     {"tokens_per_s", tps},
-                     {"elapsed_s", state.elapsed_s},
-                     {"skipped", state.skipped}});
+      std::string failed = write_metrics({{"step", step},
+                                          {"train_loss", train_loss},
+                                          {"lr", lr},
+                                          {"grad_norm", grad_norm},
+                                          {"tokens_per_s", tps},
+                                          {"elapsed_s", state.elapsed_s},
+                                          {"skipped", state.skipped}});
+      if (!failed.empty()) return stop_run(progress, step, failed, last_good);
       char line[256];
       std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
                     static_cast<long long>(step), static_cast<long long>(t.max_steps), train_loss, lr, tps,
@@ -230,18 +323,19 @@ int train(const Config& initial, const TrainOptions& options) {
         line["val_bleu"] = on_val.bleu;
         text += ", val BLEU " + std::to_string(on_val.bleu);
       }
-      metrics.write(line);
+      if (std::string failed = write_metrics(line); !failed.empty()) return stop_run(progress, step, failed, last_good);
       progress.print(text);
       std::string shown = task->show(t.seed + static_cast<uint64_t>(step));
       if (!shown.empty()) progress.print(shown);
       model.module->train();
       if (std::isnan(state.best_val_loss) || on_val.loss < state.best_val_loss) {
         state.best_val_loss = on_val.loss;
-        save("best.qkv");
+        if (std::string failed = save("best.qkv"); !failed.empty()) return stop_run(progress, step, failed, last_good);
       }
     }
     bool stop = step == options.stop_at || g_signal != 0;
-    if (step % t.ckpt_interval == 0 || step == t.max_steps || stop) save("ckpt.qkv");
+    if (step % t.ckpt_interval == 0 || step == t.max_steps || stop)
+      if (std::string failed = save("ckpt.qkv"); !failed.empty()) return stop_run(progress, step, failed, last_good);
     if (stop) {
       progress.print("stopped after step " + std::to_string(step) + "; saved " + t.out_dir + "/ckpt.qkv");
       if (g_signal == SIGINT) return 130;

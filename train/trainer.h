@@ -18,10 +18,14 @@ struct TrainOptions {
   std::vector<std::string> overrides;  // --set: on resume only keys that leave the arithmetic unchanged
   int64_t stop_at = 0;                 // end after this step exactly as an interruption would (0: off)
   bool profile = false;                // print the time per op at the end (includes evaluation's share)
+  bool allow_data_change = false;      // resume even if a data file differs from the one the checkpoint recorded
 };
 
 // Runs `config` (or the resumed checkpoint's config) and returns the process exit code of DESIGN.md:
-// 0 done, 3 a non-finite loss stopped the run, 130 / 143 interrupted by SIGINT / SIGTERM (after saving).
+// 0 done; 3 the run could not go on (a non-finite loss or parameters, a checkpoint or metrics write that
+// failed), with one line on stderr naming the step and the last good checkpoint; 130 / 143 interrupted by
+// SIGINT / SIGTERM (after saving). A resumed run whose data files differ from the recorded ones is a
+// qkv::Error unless options.allow_data_change.
 int train(const Config& config, const TrainOptions& options);
 
 // One update: `accum` micro-batches (step counted from 1), clipping, and the optimizer step when the loss

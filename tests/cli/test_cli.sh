@@ -2,16 +2,7 @@
 # End to end through the qkv binary: train a tiny model of each task, then sample, eval, info, export, import,
 # tokenizer, and the exit codes of bad input. usage: test_cli.sh path/to/qkv
 set -euo pipefail
-qkv=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAILED: $*" >&2; exit 1; }
-expect_exit() { # expected-code description command...
-  local want=$1 what=$2; shift 2
-  set +e; "$@" >out.txt 2>err.txt; local got=$?; set -e
-  [ "$got" -eq "$want" ] || { cat err.txt >&2; fail "$what: exit $got, expected $want"; }
-}
+source "$(dirname "$0")/common.sh" "$1"
 
 for i in $(seq 300); do echo "the cat sat on the mat and the dog ate the bone. a bird sang."; done >story.txt
 cat >gpt.json <<'JSON'

@@ -1,6 +1,8 @@
-// The trainer: exact resume after --stop-at, metrics lines, and each task lowering its validation loss.
+// The trainer: exact resume after --stop-at, metrics lines, each task lowering its validation loss, non-finite
+// losses and a data file changed before --resume.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -169,5 +171,86 @@ TEST_CASE("trainer: init_from keeps the pretrained tokenizer, so a classifier st
   float most = 0.0f;
   for (int64_t i = 0; i < wa.numel(); ++i) most = std::max(most, std::abs(wa.data()[i] - wb.data()[i]));
   CHECK(most < 1e-4f);
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+// The first non-finite value among a checkpoint's parameters, by name ("" when all are finite).
+std::string non_finite(const Checkpoint& c) {
+  for (const auto& [name, t] : c.params)
+    for (float v : t.to_vector())
+      if (!std::isfinite(v)) return name;
+  return "";
+}
+}  // namespace
+
+TEST_CASE("trainer: a non-finite loss or update stops with exit 3 and never reaches a checkpoint") {
+  std::string dir = temp_dir("nonfinite");
+  std::string data = write_text(dir, "story.txt", story());
+  Config c = tiny_gpt(data, dir + "/huge");
+  c.train.max_steps = 6;
+  c.train.ckpt_interval = 1;
+  SUBCASE("lr 1e30: finite weights of about 1e29 after step 1, then a NaN gradient norm") {
+    c.optim.lr = 1e30f;
+    CHECK(train(c, {}) == 3);
+    Checkpoint last = load_checkpoint(dir + "/huge/ckpt.qkv");
+    CHECK(last.state.step >= 1);
+    CHECK(last.state.step < 6);
+    CHECK(non_finite(last) == "");
+  }
+  SUBCASE("lr 3e38 from step 1: the first update overflows the weights, so no checkpoint is written at all") {
+    c.optim.lr = 3e38f;
+    c.optim.warmup_steps = 0;
+    CHECK(train(c, {}) == 3);
+    CHECK_FALSE(std::filesystem::exists(dir + "/huge/ckpt.qkv"));
+  }
+  SUBCASE("train.skip_nonfinite: the run goes on, skipping and counting those updates") {
+    c.optim.lr = 1e30f;
+    c.train.skip_nonfinite = true;
+    CHECK(train(c, {}) == 0);
+    Checkpoint last = load_checkpoint(dir + "/huge/ckpt.qkv");
+    CHECK(last.state.step == 6);
+    CHECK(last.state.skipped > 0);
+    CHECK(non_finite(last) == "");
+    CHECK(read_metrics(dir + "/huge").back().contains("val_loss"));
+    int64_t logged = -1;
+    for (const json& j : read_metrics(dir + "/huge"))
+      if (j.contains("skipped")) logged = j["skipped"].get<int64_t>();
+    CHECK(logged == last.state.skipped);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trainer: --resume refuses a data file other than the recorded one, unless allow_data_change") {
+  std::string dir = temp_dir("data_change");
+  std::string data = write_text(dir, "story.txt", story());
+  Config c = tiny_gpt(data, dir + "/run");
+  c.train.max_steps = 2;
+  REQUIRE(train(c, {}) == 0);
+  std::string ckpt = dir + "/run/ckpt.qkv";
+  FileHash before = hash_file(data);
+  REQUIRE(load_checkpoint(ckpt).state.data ==
+          std::vector<DataFingerprint>{{"data.train", data, before.size, before.fnv1a64}});
+
+  std::string edited = story();
+  edited[10] = edited[10] == 'a' ? 'e' : 'a';  // same size, other bytes: only the hash tells
+  write_text(dir, "story.txt", edited);
+  CHECK_THROWS_WITH_AS(train(Config{}, TrainOptions{ckpt, {"train.max_steps=3"}}),
+                       doctest::Contains(("data.train " + data + " is not the file " + ckpt +
+                                          " was trained on: recorded " + std::to_string(before.size) + " bytes")
+                                             .c_str()),
+                       Error);
+  CHECK_THROWS_WITH_AS(train(Config{}, TrainOptions{ckpt, {"train.max_steps=3"}}),
+                       doctest::Contains("pass --allow-data-change"), Error);
+  CHECK(load_checkpoint(ckpt).state.step == 2);  // nothing was written
+
+  TrainOptions allow{ckpt, {"train.max_steps=3"}};
+  allow.allow_data_change = true;
+  CHECK(train(Config{}, allow) == 0);
+  FileHash after = hash_file(data);
+  Checkpoint resumed = load_checkpoint(ckpt);
+  CHECK(resumed.state.step == 3);
+  CHECK(resumed.state.data == std::vector<DataFingerprint>{{"data.train", data, after.size, after.fnv1a64}});
+  CHECK(train(Config{}, TrainOptions{ckpt, {"train.max_steps=4"}}) == 0);  // the new file is now the recorded one
   std::filesystem::remove_all(dir);
 }
