@@ -7,7 +7,7 @@
 //                      dv += P'^T dO,  dP' = dO v^T,  dP = dP' * mask / (1 - p),
 //                      dS = P (dP - rowsum(dP P)),  dq += dS k / sqrt(hs),  dk += dS^T q / sqrt(hs)
 // NOTE [attention memory]: only the output and one lse per query are kept between forward and backward, and
-// a block of scores lives in per-thread scratch of kBlock x Tk floats: memory grows linearly in T. The
+// a block of scores lives in per-thread scratch of (block rows) x Tk floats: memory grows linearly in T. The
 // dropout mask is recomputed from its counter-based key. Heads are read and written in place inside the
 // token-major tensors through the GEMMs' leading dimensions, so no head is ever copied out.
 #include "core/ops/attention.h"
@@ -28,13 +28,19 @@
 namespace qkv {
 namespace {
 
-// Queries per block: small enough that causal blocks skip most of the masked keys, large enough for
-// efficient GEMMs.
-constexpr int64_t kBlock = 64;
-
 struct Dims {
   int64_t B, NH, Tq, Tk, hs;
 };
+
+// Queries per block. Causal: 64, small enough that blocks skip most of the masked keys, large enough for
+// efficient GEMMs. Otherwise as many as keep a block's scores within kBlockFloats (fewer, larger GEMMs), at
+// least 64 and at most all of them.
+constexpr int64_t kCausalBlock = 64, kBlockFloats = int64_t{1} << 15;
+
+int64_t block_rows(const Dims& d, bool causal) {
+  if (causal) return kCausalBlock;
+  return std::min(std::max(kCausalBlock, kBlockFloats / std::max<int64_t>(d.Tk, 1)), std::max<int64_t>(d.Tq, 1));
+}
 
 // Keys [0, key_end) can be visible to some query of a block ending before query i1; causal hides the rest.
 int64_t key_end(const Dims& d, bool causal, int64_t i1) {
@@ -69,11 +75,13 @@ void apply_dropout(const AttentionOptions& o, int64_t flat, const float* src, fl
 void probabilities(float* row, int64_t keys, int64_t limit, const uint8_t* padding, float scale, const float* lse_in,
                    float* lse_out) {
   limit = std::clamp<int64_t>(limit, 0, keys);
-  float m = -INFINITY;
-  for (int64_t j = 0; j < limit; ++j) {
-    row[j] = padding && padding[j] ? -INFINITY : row[j] * scale;
-    m = std::max(m, row[j]);
+  if (padding) {
+    for (int64_t j = 0; j < limit; ++j) row[j] = padding[j] ? -INFINITY : row[j] * scale;
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < limit; ++j) row[j] *= scale;
   }
+  float m = row_max(row, limit);
   float lse = lse_in ? *lse_in : INFINITY;
   if (!lse_in && m != -INFINITY) {
     double z = 0.0;
@@ -123,7 +131,8 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
   Tensor out = Tensor::empty({d.B, d.Tq, width});
   Tensor lse = Tensor::empty({pairs, d.Tq});
   Tensor weights = o.weights_out ? Tensor::zeros({d.B, d.NH, d.Tq, d.Tk}) : Tensor();
-  Tensor scratch = Tensor::empty({threads(), (drop ? 2 : 1) * kBlock * d.Tk});  // P (and P') of a block
+  const int64_t block = block_rows(d, o.causal);
+  Tensor scratch = Tensor::empty({threads(), (drop ? 2 : 1) * block * d.Tk});  // P (and P') of a block
   // The backward pass needs the padding after the caller's mask may be gone: keep a copy.
   auto padding = std::make_shared<std::vector<uint8_t>>(o.key_padding ? o.key_padding->data : std::vector<uint8_t>{});
   const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
@@ -134,10 +143,10 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
                V = head_matrix(v, d.Tk, d.hs, b, h);
     const uint8_t* pad = padding->empty() ? nullptr : padding->data() + b * d.Tk;
     float* P = scratch.data() + thread_index() * scratch.size(1);
-    float* D = P + kBlock * d.Tk;
+    float* D = P + block * d.Tk;
     float* O = out.data() + b * d.Tq * width + h * d.hs;
-    for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
-      int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, o.causal, i0 + rows);
+    for (int64_t i0 = 0; i0 < d.Tq; i0 += block) {
+      int64_t rows = std::min(block, d.Tq - i0), keys = key_end(d, o.causal, i0 + rows);
       gemm(false, true, rows, keys, d.hs, pq + Q.offset + i0 * Q.ld, Q.ld, pk + K.offset, K.ld, 0.0f, P, keys);
       for (int64_t r = 0; r < rows; ++r) {
         int64_t limit = o.causal ? i0 + r + 1 + d.Tk - d.Tq : keys;
@@ -166,7 +175,8 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
              float* dq = q.x.requires_grad() ? grad_buffer(q.x).data() : nullptr;
              float* dk = k.x.requires_grad() ? grad_buffer(k.x).data() : nullptr;
              float* dv = v.x.requires_grad() ? grad_buffer(v.x).data() : nullptr;
-             Tensor work = Tensor::empty({threads(), (has_drop ? 3 : 2) * kBlock * d.Tk});  // P, dP (and P')
+             const int64_t rows_per_block = block_rows(d, saved.causal);
+             Tensor work = Tensor::empty({threads(), (has_drop ? 3 : 2) * rows_per_block * d.Tk});  // P, dP (and P')
              const float *q0 = q.x.data(), *k0 = k.x.data(), *v0 = v.x.data(), *pdo = dout.data();
 #pragma omp parallel for schedule(static) if (n_pairs > 1)
              for (int64_t pair = 0; pair < n_pairs; ++pair) {
@@ -176,10 +186,10 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
                const uint8_t* pad = padding->empty() ? nullptr : padding->data() + b * d.Tk;
                const float* dO = pdo + b * d.Tq * width + h * d.hs;
                float* P = work.data() + thread_index() * work.size(1);
-               float* dP = P + kBlock * d.Tk;
-               float* D = dP + kBlock * d.Tk;
-               for (int64_t i0 = 0; i0 < d.Tq; i0 += kBlock) {
-                 int64_t rows = std::min(kBlock, d.Tq - i0), keys = key_end(d, saved.causal, i0 + rows);
+               float* dP = P + rows_per_block * d.Tk;
+               float* D = dP + rows_per_block * d.Tk;
+               for (int64_t i0 = 0; i0 < d.Tq; i0 += rows_per_block) {
+                 int64_t rows = std::min(rows_per_block, d.Tq - i0), keys = key_end(d, saved.causal, i0 + rows);
                  if (keys == 0) continue;
                  const float* Qb = q0 + Q.offset + i0 * Q.ld;
                  gemm(false, true, rows, keys, d.hs, Qb, Q.ld, k0 + K.offset, K.ld, 0.0f, P, keys);  // S again
@@ -202,8 +212,11 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
                    const float* prow = P + r * keys;
                    if (has_drop) apply_dropout(saved, pair * n_tile + (i0 + r) * d.Tk, row, row, keys, keep);
                    double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
                    for (int64_t j = 0; j < keys; ++j) dot += row[j] * prow[j];
-                   for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - static_cast<float>(dot)) * scale;
+                   float fdot = static_cast<float>(dot);
+#pragma omp simd
+                   for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - fdot) * scale;
                  }
                  if (dq)  // dq += dS k
                    gemm(false, false, rows, d.hs, keys, dP, keys, k0 + K.offset, K.ld, 1.0f, dq + Q.offset + i0 * Q.ld,

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Resident memory over a long training run: does it stay flat after warm-up?
+
+    /usr/bin/python3 scripts/rss_watch.py [--qkv build/qkv] [--config configs/gpt-baby.json] [--steps 2000]
+                                          [--data PATH] [--out out/rss] [--warmup-fraction 0.1]
+
+Runs `qkv train CONFIG` (evaluations and checkpoints as the config says) and samples the process's VmRSS
+from /proc every 0.2 s. Reports the RSS at the end of warm-up (the first 10% of the wall time), its maximum
+after warm-up, and the growth between them; passes when the growth is under 1%. Writes the samples to
+OUT/rss.tsv (seconds, MB). Linux only (reads /proc). Standard library only.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--qkv", default=os.path.join(ROOT, "build", "qkv"))
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "gpt-baby.json"))
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--data", default=None, help="data.train (default: the config's; gpt-baby: ../shared/data)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "rss"))
+    ap.add_argument("--warmup-fraction", type=float, default=0.1)
+    args = ap.parse_args()
+    if not os.access(args.qkv, os.X_OK):
+        sys.exit(f"rss_watch: {args.qkv} is not an executable (build it, or pass --qkv)")
+    data = args.data
+    shared = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
+    if data is None and os.path.basename(args.config) == "gpt-baby.json" and os.path.exists(shared):
+        data = shared
+    os.makedirs(args.out, exist_ok=True)
+    cmd = [args.qkv, "train", args.config, "--set", f"train.max_steps={args.steps}", "--set",
+           f"train.out_dir={args.out}"]
+    if data:
+        cmd += ["--set", "data.train=" + data]
+    print("rss_watch:", " ".join(cmd))
+    start = time.time()
+    samples = []
+    with open(os.path.join(args.out, "train.log"), "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            mb = rss_mb(proc.pid)
+            if mb is not None:
+                samples.append((time.time() - start, mb))
+            time.sleep(0.2)
+    if proc.returncode != 0:
+        sys.exit(f"rss_watch: qkv train exited {proc.returncode} (see {args.out}/train.log)")
+    with open(os.path.join(args.out, "rss.tsv"), "w") as f:
+        f.write("seconds\trss_mb\n")
+        for t, mb in samples:
+            f.write(f"{t:.2f}\t{mb:.1f}\n")
+    total = samples[-1][0]
+    warm = [mb for t, mb in samples if t <= args.warmup_fraction * total]
+    after = [mb for t, mb in samples if t > args.warmup_fraction * total]
+    if not warm or not after:
+        sys.exit("rss_watch: the run was too short to sample (use more steps)")
+    base, peak, last = warm[-1], max(after), after[-1]
+    growth = (peak - base) / base
+    print(f"samples {len(samples)} over {total:.1f} s; RSS at the end of warm-up {base:.1f} MB, "
+          f"max after {peak:.1f} MB, last {last:.1f} MB: growth {100 * growth:+.2f}%")
+    ok = growth < 0.01
+    print(("PASS" if ok else "FAIL") + f" RSS flat after warm-up: growth {100 * growth:+.2f}% (need < 1%)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
