@@ -41,8 +41,10 @@ inline void check_gradients(const std::vector<std::pair<std::string, Tensor>>& p
   }
   loss().backward();
   NoGrad no_grad;
-  for (auto& [name, p] : params) {
-    Tensor param = p;
+  // Not a structured binding: doctest's INFO captures `name` in a lambda, which clang 14 refuses for bindings.
+  for (const auto& entry : params) {
+    const std::string& name = entry.first;
+    Tensor param = entry.second;
     std::vector<float> analytic = param.grad().to_vector();
     for (int64_t i = 0; i < param.numel(); ++i) {
       float saved = param.data()[i];
