@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "train/bench.h"
 
 #ifdef QKV_OPENMP
 #include <omp.h>
@@ -77,16 +78,6 @@ std::vector<Time> time_interleaved(const std::vector<std::function<void()>>& fns
   std::vector<Time> out;
   for (auto& v : ms) out.push_back({median(v), *std::min_element(v.begin(), v.end())});
   return out;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  return "unknown";
 }
 
 std::string first_line(const char* path) {
@@ -373,7 +364,7 @@ int main(int argc, char** argv) {
   CpuTimes cpu0 = cpu_times();
 
   std::printf("qkv bench_ops\n");
-  std::printf("cpu        %s\n", cpu_model().c_str());
+  std::printf("cpu        %s\n", qkv::cpu_model().c_str());
   std::printf("threads    %d (qkv::threads() = %d, OpenBLAS parallel mode %d: 2 = OpenMP)\n", threads, qkv::threads(),
               qkv::blas_parallel_mode());
   std::printf("openblas   %s\n", openblas_get_config());

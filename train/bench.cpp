@@ -65,16 +65,6 @@ double measure_memcpy_gbs() {
   return 2.0 * static_cast<double>(kMemcpyBytes) / best * 1e-9;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  return "unknown";
-}
-
 std::string blas_core() {
   const char* core = openblas_get_corename();
   return core ? core : "unknown";
@@ -188,6 +178,16 @@ double peak_rss_mb() {
 }
 
 }  // namespace
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  return "unknown";
+}
 
 void cmd_bench_machine(const BenchOptions& o) {
   set_threads(static_cast<int>(o.threads));

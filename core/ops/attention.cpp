@@ -57,6 +57,24 @@ HeadMatrix head_matrix(const Heads& x, int64_t T, int64_t hs, int64_t b, int64_t
   return {b * T * ld + x.col + h * hs, ld};
 }
 
+// Everything one (batch, head) pair reads: its q, k and v heads and its batch's key padding (null: none).
+struct Pair {
+  int64_t b, h;
+  HeadMatrix Q, K, V;
+  const uint8_t* pad;
+};
+
+Pair pair_of(int64_t pair, const Dims& d, const Heads& q, const Heads& k, const Heads& v,
+             const std::vector<uint8_t>& padding) {
+  int64_t b = pair / d.NH, h = pair % d.NH;
+  return {b,
+          h,
+          head_matrix(q, d.Tq, d.hs, b, h),
+          head_matrix(k, d.Tk, d.hs, b, h),
+          head_matrix(v, d.Tk, d.hs, b, h),
+          padding.empty() ? nullptr : padding.data() + b * d.Tk};
+}
+
 // dst[e] = src[e] / (1 - p), or 0 where the dropout mask of element `flat + e` drops it. The mask is a pure
 // function of (seed, stream, element), so forward and backward draw the same one on any thread.
 void apply_dropout(const AttentionOptions& o, int64_t flat, const float* src, float* dst, int64_t n, float keep) {
@@ -138,10 +156,7 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
   const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
 #pragma omp parallel for schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
-    int64_t b = pair / d.NH, h = pair % d.NH;
-    HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
-               V = head_matrix(v, d.Tk, d.hs, b, h);
-    const uint8_t* pad = padding->empty() ? nullptr : padding->data() + b * d.Tk;
+    const auto [b, h, Q, K, V, pad] = pair_of(pair, d, q, k, v, *padding);
     float* P = scratch.data() + thread_index() * scratch.size(1);
     float* D = P + block * d.Tk;
     float* O = out.data() + b * d.Tq * width + h * d.hs;
@@ -180,10 +195,7 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
              const float *q0 = q.x.data(), *k0 = k.x.data(), *v0 = v.x.data(), *pdo = dout.data();
 #pragma omp parallel for schedule(static) if (n_pairs > 1)
              for (int64_t pair = 0; pair < n_pairs; ++pair) {
-               int64_t b = pair / d.NH, h = pair % d.NH;
-               HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
-                          V = head_matrix(v, d.Tk, d.hs, b, h);
-               const uint8_t* pad = padding->empty() ? nullptr : padding->data() + b * d.Tk;
+               const auto [b, h, Q, K, V, pad] = pair_of(pair, d, q, k, v, *padding);
                const float* dO = pdo + b * d.Tq * width + h * d.hs;
                float* P = work.data() + thread_index() * work.size(1);
                float* dP = P + rows_per_block * d.Tk;
