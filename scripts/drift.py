@@ -12,11 +12,14 @@ give identical losses at every step, and the largest relative difference between
 |l2 - l1| / |l1| over all steps, is under TOLERANCE. Standard library only.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,12 +39,7 @@ def train(args, data, threads, name):
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
     if code != 0:
         sys.exit(f"drift: qkv train exited {code} (see {out}/train.log)")
-    loss = {}
-    with open(os.path.join(out, "metrics.jsonl")) as f:
-        for line in f:
-            d = json.loads(line)
-            if "train_loss" in d:
-                loss[d["step"]] = d["train_loss"]
+    loss = {j["step"]: j["train_loss"] for j in common.metrics(out)[0]}
     if sorted(loss) != list(range(1, args.steps + 1)):
         sys.exit(f"drift: {out}/metrics.jsonl does not hold a train loss for each of steps 1 to {args.steps}")
     return loss
@@ -49,19 +47,15 @@ def train(args, data, threads, name):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--qkv", default=os.path.join(ROOT, "build", "qkv"))
+    ap.add_argument("--qkv", default=common.default_qkv())
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "gpt-baby.json"))
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--data", default=None, help="data.train (default: the config's; gpt-baby: ../shared/data)")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "drift"))
     ap.add_argument("--tolerance", type=float, default=1e-4)
     args = ap.parse_args()
-    if not os.access(args.qkv, os.X_OK):
-        sys.exit(f"drift: {args.qkv} is not an executable (build it, or pass --qkv)")
-    data = args.data
-    shared = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
-    if data is None and os.path.basename(args.config) == "gpt-baby.json" and os.path.exists(shared):
-        data = shared
+    args.qkv = common.check_qkv(args.qkv)
+    data = common.gpt_baby_data(args.config, args.data)
 
     one, one_again = train(args, data, 1, "t1"), train(args, data, 1, "t1-again")
     two, two_again = train(args, data, 2, "t2"), train(args, data, 2, "t2-again")

@@ -30,6 +30,10 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -71,7 +75,7 @@ def losses(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--qkv", default=os.path.join(ROOT, "build", "qkv"))
+    ap.add_argument("--qkv", default=common.default_qkv())
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "gpt-baby.json"))
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--kills", type=int, default=20, help="the least number of kills for a pass")
@@ -82,10 +86,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "kill_test"))
     args = ap.parse_args()
 
-    qkv = os.path.abspath(args.qkv)
-    if not os.access(qkv, os.X_OK):
-        sys.exit(f"kill_test: {qkv} is not an executable (build it, or pass --qkv)")
-    data = args.data or os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
+    qkv = common.check_qkv(args.qkv)
+    data = args.data or common.SHAKESPEARE
     if not os.path.exists(data):
         sys.exit(f"kill_test: no data file {data} (pass --data)")
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")

@@ -19,6 +19,10 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -35,7 +39,7 @@ def rss_mb(pid):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--qkv", default=os.path.join(ROOT, "build", "qkv"))
+    ap.add_argument("--qkv", default=common.default_qkv())
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "gpt-baby.json"))
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--data", default=None, help="data.train (default: the config's; gpt-baby: ../shared/data)")
@@ -43,12 +47,8 @@ def main():
     ap.add_argument("--set", action="append", default=[], help="extra qkv --set overrides (e.g. train.threads=1)")
     ap.add_argument("--warmup-fraction", type=float, default=0.25, help="share of the wall time counted as warm-up")
     args = ap.parse_args()
-    if not os.access(args.qkv, os.X_OK):
-        sys.exit(f"rss_watch: {args.qkv} is not an executable (build it, or pass --qkv)")
-    data = args.data
-    shared = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
-    if data is None and os.path.basename(args.config) == "gpt-baby.json" and os.path.exists(shared):
-        data = shared
+    args.qkv = common.check_qkv(args.qkv)
+    data = common.gpt_baby_data(args.config, args.data)
     os.makedirs(args.out, exist_ok=True)
     cmd = [args.qkv, "train", args.config, "--set", f"train.max_steps={args.steps}", "--set",
            f"train.out_dir={args.out}"]

@@ -15,6 +15,18 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 
+# The corpus of nanoGPT's CPU recipe, beside the repository (never copied into it).
+SHAKESPEARE = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
+
+
+def gpt_baby_data(config, data):
+    """data.train for a campaign script: the one given, else the shared corpus for configs/gpt-baby.json when it
+    exists, else None (the config's own)."""
+    if data is None and os.path.basename(config) == "gpt-baby.json" and os.path.exists(SHAKESPEARE):
+        return SHAKESPEARE
+    return data
+
+
 def default_qkv():
     return os.path.join(ROOT, "build", "qkv")
 

@@ -118,7 +118,7 @@ def cross_check(qkv, model, config_file, val_file, workdir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt"))
+    ap.add_argument("--data", default=common.SHAKESPEARE)
     ap.add_argument("--seeds", default="1337,1338,1339")
     ap.add_argument("--steps", type=int, default=2000, help="training steps (2000: the recipe; fewer: a smoke test)")
     ap.add_argument("--qkv", default=common.default_qkv())
