@@ -16,10 +16,6 @@
 #include "train/model_io.h"
 #include "train/optim.h"
 
-#ifdef QKV_OPENMP
-#include <omp.h>
-#endif
-
 namespace qkv {
 namespace {
 
@@ -43,14 +39,10 @@ constexpr int64_t kMemcpyBytes = int64_t{256} << 20;
 double measure_memcpy_gbs() {
   const int64_t n = kMemcpyBytes / static_cast<int64_t>(sizeof(float));
   std::vector<float> src(n, 1.0f), dst(n, 0.0f);  // both written first, so no page is faulted in while timed
+  const int64_t parts = threads();
   auto copy = [&] {
-#pragma omp parallel
-    {
-      int64_t parts = 1, part = 0;
-#ifdef QKV_OPENMP
-      parts = omp_get_num_threads();
-      part = omp_get_thread_num();
-#endif
+#pragma omp parallel for schedule(static)
+    for (int64_t part = 0; part < parts; ++part) {
       int64_t begin = n * part / parts, end = n * (part + 1) / parts;
       std::memcpy(dst.data() + begin, src.data() + begin, static_cast<size_t>(end - begin) * sizeof(float));
     }
@@ -103,13 +95,7 @@ double sgemm_seconds(const GemmShape& s) {
       calls(buffers[0], n);
     } else {
 #pragma omp parallel num_threads(s.team)
-      {
-        size_t thread = 0;
-#ifdef QKV_OPENMP
-        thread = static_cast<size_t>(omp_get_thread_num());
-#endif
-        calls(buffers[thread], n);
-      }
+      calls(buffers[static_cast<size_t>(thread_index())], n);
     }
     return now_s() - t0;
   };
