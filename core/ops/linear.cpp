@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/ops/elementwise.h"
 #include "core/ops/matmul.h"
 #include "core/profile.h"
 #include "core/threads.h"
@@ -43,15 +44,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       }
       if (weight.requires_grad())  // dW[N, K] += dy^T x
         gemm(true, false, N, K, M, dy.data(), x.data(), 1.0f, grad_buffer(weight).data());
-      if (bias.defined() && bias.requires_grad()) {
-        // Threads split the columns and each column adds its rows in order: the same bits on any thread count.
-        float* db = grad_buffer(bias).data();
-        const float* g = dy.data();
-#pragma omp parallel for if (M * N >= kGrain) schedule(static)
-        for (int64_t j0 = 0; j0 < N; j0 += 16)
-          for (int64_t r = 0; r < M; ++r)
-            for (int64_t j = j0; j < std::min(N, j0 + 16); ++j) db[j] += g[r * N + j];
-      }
+      if (bias.defined() && bias.requires_grad()) add_reduced(grad_buffer(bias), dy);  // db += column sums
     });
   }
   return y;
