@@ -8,9 +8,10 @@
 
 namespace qkv {
 
-double corpus_bleu(const std::vector<std::vector<int32_t>>& hyps, const std::vector<std::vector<int32_t>>& refs) {
+BleuStats bleu_stats(const std::vector<std::vector<int32_t>>& hyps, const std::vector<std::vector<int32_t>>& refs) {
   QKV_CHECK(hyps.size() == refs.size(), "bleu: ", hyps.size(), " hypotheses for ", refs.size(), " references");
-  double matches[4] = {0, 0, 0, 0}, totals[4] = {0, 0, 0, 0}, hyp_len = 0, ref_len = 0;
+  BleuStats st;
+  auto& [matches, totals, hyp_len, ref_len] = st;
   for (size_t s = 0; s < hyps.size(); ++s) {
     const auto &h = hyps[s], &r = refs[s];
     hyp_len += static_cast<double>(h.size());
@@ -28,14 +29,22 @@ double corpus_bleu(const std::vector<std::vector<int32_t>>& hyps, const std::vec
       }
     }
   }
-  if (hyp_len == 0) return 0.0;
+  return st;
+}
+
+double bleu_score(const BleuStats& s) {
+  if (s.hyp_len == 0) return 0.0;
   double log_p = 0.0;
   for (int n = 0; n < 4; ++n) {
-    if (matches[n] == 0) return 0.0;
-    log_p += std::log(matches[n] / totals[n]) / 4.0;
+    if (s.matches[n] == 0) return 0.0;
+    log_p += std::log(s.matches[n] / s.totals[n]) / 4.0;
   }
-  double bp = hyp_len >= ref_len ? 1.0 : std::exp(1.0 - ref_len / hyp_len);
+  double bp = s.hyp_len >= s.ref_len ? 1.0 : std::exp(1.0 - s.ref_len / s.hyp_len);
   return 100.0 * bp * std::exp(log_p);
+}
+
+double corpus_bleu(const std::vector<std::vector<int32_t>>& hyps, const std::vector<std::vector<int32_t>>& refs) {
+  return bleu_score(bleu_stats(hyps, refs));
 }
 
 }  // namespace qkv

@@ -223,7 +223,7 @@ void cmd_import(const std::string& file, const std::string& config_path, const s
   std::printf("wrote %s from %s: %zu tensors\n", out.c_str(), file.c_str(), params.size());
 }
 
-void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps) {
+void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, Comm& comm) {
   LoadedCheckpoint c = load_model(ckpt);
   std::unique_ptr<TrainTask> task = make_task(c.config, c.tokenizer, c.labels);
   Module& model = *task->model().module;
@@ -234,9 +234,10 @@ void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps) {
     ArchiveReader r(c.raw.optimizer, ckpt + " (optimizer)");
     optimizer.read(r);
   }
+  GradientSync sync(comm, model.parameters());
+  sync.broadcast_parameters();
   SafeTensorsFile f;
   std::vector<float> losses;
-  int64_t accum = grad_accum_of(c.config.train);
   for (int64_t s = 1; s <= steps; ++s) {
     std::vector<MicroBatch> batches;
     auto record_grads = [&] {
@@ -244,7 +245,7 @@ void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps) {
       for (auto& [pname, p] : model.named_parameters())
         f.tensors.emplace_back("grad." + pname, SafeTensor::of_f32(p.shape(), p.grad().to_vector()));
     };
-    StepResult r = train_step(*task, optimizer, c.config, c.raw.state.step + s, accum, &batches, record_grads);
+    StepResult r = train_step(*task, optimizer, c.config, c.raw.state.step + s, sync, &batches, record_grads);
     losses.push_back(static_cast<float>(r.loss));
     // The first step's batch goes under plain names; later steps' batches under "step<s>." so that a
     // reference can replay every update.
@@ -253,14 +254,14 @@ void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps) {
                            (batches.size() > 1 ? "micro" + std::to_string(m) + "." : std::string());
       for (auto& [bname, ids] : batches[m].batch)
         f.tensors.emplace_back(prefix + bname, SafeTensor::of_i32(ids.shape, ids.data));
-      if (s == 1)
+      if (s == 1 && batches[m].logits.defined())  // undefined for an empty slice
         f.tensors.emplace_back(prefix + "logits",
                                SafeTensor::of_f32(batches[m].logits.shape(), batches[m].logits.to_vector()));
     }
   }
   f.tensors.emplace_back("loss", SafeTensor::of_f32({steps}, losses));
   f.metadata["qkv.config"] = to_json(c.config).dump();
-  write_safetensors(out, f);
+  if (comm.root()) write_safetensors(out, f);
   std::printf("wrote %s: %lld steps, losses", out.c_str(), static_cast<long long>(steps));
   for (float l : losses) std::printf(" %.6f", l);
   std::printf("\n");

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "train/comm.h"
+
 namespace qkv {
 
 struct SampleArgs {
@@ -25,8 +27,9 @@ void cmd_export(const std::string& ckpt, const std::string& out);
 void cmd_import(const std::string& file, const std::string& config, const std::string& out);
 // The checkpoint's next `steps` training updates, exactly as `qkv train` would do them; writes the first
 // step's batch (I32), logits, every parameter's gradient (grad.<name>, before clipping) and each step's loss;
-// the batches of later steps go under "step<s>." (and "micro<m>." with gradient accumulation).
-void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps);
+// the batches of later steps go under "step<s>." (and "micro<m>." with gradient accumulation). Under mpirun
+// each rank takes batch_size rows of the global batch, and rank 0 writes its rows and the summed gradients.
+void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, Comm& comm);
 void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size, const std::string& out);
 void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in);  // ids, space-separated, per line
 void cmd_tokenizer_decode(const std::string& tokenizer, std::istream& in);

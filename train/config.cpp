@@ -133,6 +133,7 @@ std::vector<Field> fields(Config& c) {
       text("train.out_dir", t.out_dir),
       number("train.seed", t.seed),
       number("train.threads", t.threads),
+      number("train.comm_timeout", t.comm_timeout),
       text("train.init_from", t.init_from),
       boolean("train.skip_nonfinite", t.skip_nonfinite),
   };
@@ -247,6 +248,7 @@ void validate(const Config& c) {
   QKV_CHECK(t.eval_steps > 0, "config: train.eval_steps must be positive, got ", t.eval_steps);
   QKV_CHECK(t.log_interval > 0, "config: train.log_interval must be positive, got ", t.log_interval);
   QKV_CHECK(t.ckpt_interval > 0, "config: train.ckpt_interval must be positive, got ", t.ckpt_interval);
+  QKV_CHECK(t.comm_timeout > 0, "config: train.comm_timeout must be positive seconds, got ", t.comm_timeout);
   QKV_CHECK(t.threads >= 0, "config: train.threads must be 0 (all cores) or positive, got ", t.threads);
   QKV_CHECK(!t.out_dir.empty(), "config: train.out_dir must not be empty");
   const DataConfig& d = c.data;

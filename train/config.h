@@ -29,7 +29,8 @@ struct TrainConfig {
   int64_t eval_interval = 250, eval_steps = 20, log_interval = 10, ckpt_interval = 250;
   std::string out_dir = "out/gpt-baby";
   uint64_t seed = 1337;
-  int64_t threads = 0;
+  int64_t threads = 0;        // 0: all cores, shared by the ranks of an MPI job on one machine
+  double comm_timeout = 600;  // seconds a rank waits for the others before it ends the job
   std::string init_from;
   bool skip_nonfinite = false;
 };

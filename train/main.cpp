@@ -9,6 +9,7 @@
 #include "core/archive.h"
 #include "core/ops.h"
 #include "train/bench.h"
+#include "train/comm.h"
 #include "train/commands.h"
 #include "train/config.h"
 #include "train/plot.h"
@@ -50,9 +51,21 @@ int run_demo(int steps, uint64_t seed) {
   return 0;
 }
 
-}  // namespace
+// An error ends the process with `code`; in a data-parallel job it ends every rank, since a rank that stops
+// alone would leave the others waiting. Ranks other than 0 name themselves.
+int failed(qkv::Comm& comm, int code, const char* kind, const char* what) {
+  if (comm.size() > 1 && !comm.root())
+    std::fprintf(stderr, "qkv: %s (rank %d): %s\n", kind, comm.rank(), what);
+  else
+    std::fprintf(stderr, "qkv: %s: %s\n", kind, what);
+  if (comm.size() > 1) {
+    std::fflush(stderr);
+    comm.abort(code);
+  }
+  return code;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv, qkv::Comm& comm) {
   CLI::App app{"qkv: train transformers on text, on CPUs"};
   app.set_version_flag("--version", std::string("qkv ") + QKV_VERSION);
   app.require_subcommand(1);
@@ -171,7 +184,7 @@ int main(int argc, char** argv) {
     qkv::write_fault_from_env();  // a bad QKV_FAULT is an error now, not at the first checkpoint
     if (train->parsed()) {
       QKV_CHECK(!config.empty() || !resume.empty(), "train: give a config, or --resume a checkpoint");
-      qkv::TrainOptions o{resume, sets, stop_at, train_profile, allow_data_change};
+      qkv::TrainOptions o{resume, sets, stop_at, train_profile, allow_data_change, &comm};
       qkv::Config c = resume.empty() ? qkv::load_config(config, sets) : qkv::Config{};
       return qkv::train(c, o);
     }
@@ -183,7 +196,7 @@ int main(int argc, char** argv) {
     if (info->parsed()) qkv::cmd_info(ckpt, json);
     if (exp->parsed()) qkv::cmd_export(ckpt, out);
     if (imp->parsed()) qkv::cmd_import(file, config, out);
-    if (stp->parsed()) qkv::cmd_step(ckpt, out, steps);
+    if (stp->parsed()) qkv::cmd_step(ckpt, out, steps, comm);
     if (tok_train->parsed()) qkv::cmd_tokenizer_train(data, type, vocab_size, out);
     if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
@@ -198,16 +211,21 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return run_demo(demo_steps, 1337);
     return 0;
   } catch (const qkv::Error& e) {
-    std::fprintf(stderr, "qkv: error: %s\n", e.what());
-    return 2;
+    return failed(comm, 2, "error", e.what());
   } catch (const nlohmann::json::exception& e) {
-    std::fprintf(stderr, "qkv: error: %s\n", e.what());
-    return 2;
+    return failed(comm, 2, "error", e.what());
   } catch (const std::filesystem::filesystem_error& e) {
-    std::fprintf(stderr, "qkv: error: %s\n", e.what());
-    return 2;
+    return failed(comm, 2, "error", e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "qkv: internal error: %s\n", e.what());
-    return 1;
+    return failed(comm, 1, "internal error", e.what());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // MPI starts only under an MPI launcher (a QKV_MPI build); otherwise this is one process.
+  std::unique_ptr<qkv::Comm> comm = qkv::make_comm(&argc, &argv);
+  if (!comm->root() && std::freopen("/dev/null", "w", stdout) == nullptr) return 1;  // rank 0 prints the run
+  return run(argc, argv, *comm);
 }

@@ -17,6 +17,23 @@ Rng batch_rng(uint64_t seed, uint64_t purpose, uint64_t index) {
   return Rng(seed ^ (purpose << 56), index);
 }
 
+EvalResult EvalSums::result() const {
+  EvalResult r;
+  r.loss = loss / batches;
+  if (seen > 0) r.accuracy = right / seen;
+  if (has_bleu) r.bleu = bleu_score(bleu);
+  return r;
+}
+
+Ids slice_rows(const Ids& ids, int64_t begin, int64_t count) {
+  QKV_CHECK(!ids.shape.empty() && begin >= 0 && count >= 0 && begin + count <= ids.shape[0], "slice_rows: rows [",
+            begin, ", ", begin + count, ") of a batch of ", ids.shape.empty() ? 0 : ids.shape[0]);
+  int64_t row = ids.shape[0] > 0 ? ids.numel() / ids.shape[0] : 0;
+  Shape shape = ids.shape;
+  shape[0] = count;
+  return Ids(std::vector<int32_t>(ids.data.begin() + begin * row, ids.data.begin() + (begin + count) * row), shape);
+}
+
 std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokenizer> tokenizer,
                                      std::vector<std::string> labels) {
   switch (config.data.task) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/tokenizer.h"
+#include "train/bleu.h"
 #include "train/config.h"
 #include "train/model_io.h"
 
@@ -16,7 +17,8 @@ namespace qkv {
 
 struct MicroBatch {
   Tensor loss;                                     // rank 0, the mean over the batch's counted tokens (or examples)
-  int64_t tokens;                                  // tokens the batch holds, for tokens/s
+  int64_t counted = 0;                             // the tokens (or examples) that mean is over; 0: empty slice
+  int64_t tokens = 0;                              // tokens the batch holds, for tokens/s
   Tensor logits;                                   // what the model predicted
   std::vector<std::pair<std::string, Ids>> batch;  // the batch's named inputs, targets and masks (for `qkv step`)
 };
@@ -27,20 +29,47 @@ struct EvalResult {
   double bleu = NAN;      // seq2seq (val only)
 };
 
-// NOTE [batch keys]: every batch is drawn from an RNG keyed by (seed, purpose, index): training micro-batch i
-// from index i, evaluation batches from the step. No batch stream carries state, so a resumed run draws
-// exactly the batches the uninterrupted one would, and evaluation never disturbs training.
+// An evaluation's share of one rank, as sums that add up over the ranks (the trainer reduces them).
+struct EvalSums {
+  double loss = 0.0, batches = 0.0;  // the sum of batch mean losses, and how many
+  double right = 0.0, seen = 0.0;    // classification
+  bool has_bleu = false;             // seq2seq val
+  BleuStats bleu;
+  EvalResult result() const;
+};
+
+// NOTE [batch keys]: every batch is drawn from an RNG keyed by (seed, purpose, index): the global batch of
+// training step s from index s - 1, evaluation batches from the step. No batch stream carries state, so a
+// resumed run draws exactly the batches the uninterrupted one would, and evaluation never disturbs training.
+// Each micro-batch of each rank takes its own rows of the step's global batch, so the data of a step does
+// not depend on how many ranks share it.
 Rng batch_rng(uint64_t seed, uint64_t purpose, uint64_t index);
 constexpr uint64_t kTrainBatches = 1, kEvalTrainBatches = 2, kEvalValBatches = 3;
+
+struct BatchSlice {
+  int64_t global = 0;  // examples in the step's global batch (every rank and micro-batch)
+  uint64_t key = 0;    // the global batch's index: step - 1
+  int64_t begin = 0;   // the first row this micro-batch takes
+  int64_t size = 0;    // rows it takes (fewer, or none, where a seq2seq epoch's last batch is short)
+};
+
+// Evaluation batch i belongs to rank i % ranks; every rank draws every batch, so the RNG stays in step.
+struct Shard {
+  int rank = 0, ranks = 1;
+  bool mine(int64_t i) const { return i % ranks == rank; }
+};
+
+// Rows [begin, begin + count) of a [rows, ...] batch.
+Ids slice_rows(const Ids& ids, int64_t begin, int64_t count);
 
 class TrainTask {
  public:
   virtual ~TrainTask() = default;
-  // Training micro-batch number `index` (counted over the whole run) of B examples.
-  virtual MicroBatch train_batch(int64_t B, uint64_t index) = 0;
-  // The mean loss over `batches` batches of the train or val split drawn with `rng`; on val also the
-  // task's metric (accuracy, BLEU).
-  virtual EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) = 0;
+  // The loss of one slice of a step's global batch.
+  virtual MicroBatch train_batch(const BatchSlice& slice) = 0;
+  // This rank's share of `batches` batches of the train or val split drawn with `rng`: their losses and, on
+  // val, the task's metric (accuracy, BLEU).
+  virtual EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) = 0;
   // A line or two showing what the model does now (a GPT sample, a translation); empty if none.
   virtual std::string show(uint64_t seed) = 0;
 

@@ -37,34 +37,40 @@ class ClassifyTask : public TrainTask {
                 static_cast<long long>(train_->truncated() + val_->truncated()), static_cast<long long>(max_len));
   }
 
-  MicroBatch train_batch(int64_t B, uint64_t index) override {
-    Rng rng = batch_rng(config_.train.seed, kTrainBatches, index);
-    ClassifyBatch b = train_->sample(B, rng);
+  MicroBatch train_batch(const BatchSlice& s) override {
+    Rng rng = batch_rng(config_.train.seed, kTrainBatches, s.key);
+    ClassifyBatch global = train_->sample(s.global, rng);
+    ClassifyBatch b{slice_rows(global.inputs, s.begin, s.size), slice_rows(global.labels, s.begin, s.size)};
+    if (s.size == 0) return {};
     Mask pad = padding_mask(b.inputs, config_.model.pad_id);
     ModelOutput out = model_.encoder->classify(b.inputs, &pad, &b.labels);
     Ids mask(std::vector<int32_t>(pad.data.begin(), pad.data.end()), pad.shape);
-    return {out.loss, b.inputs.numel(), out.logits, {{"inputs", b.inputs}, {"targets", b.labels}, {"padding", mask}}};
+    return {out.loss,
+            s.size,
+            b.inputs.numel(),
+            out.logits,
+            {{"inputs", b.inputs}, {"targets", b.labels}, {"padding", mask}}};
   }
 
-  EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {
+  EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) override {
     NoGrad no_grad;
-    double total = 0.0;
-    int64_t right = 0, seen = 0;
+    EvalSums sums;
     for (int64_t i = 0; i < batches; ++i) {
       ClassifyBatch b = (val ? *val_ : *train_).sample(B, rng);
+      if (!shard.mine(i)) continue;
       Mask pad = padding_mask(b.inputs, config_.model.pad_id);
       ModelOutput out = model_.encoder->classify(b.inputs, &pad, &b.labels);
-      total += out.loss.item();
+      sums.loss += out.loss.item();
+      sums.batches += 1;
+      if (!val) continue;
       int64_t K = out.logits.size(1);
       for (int64_t r = 0; r < out.logits.size(0); ++r) {
         const float* row = out.logits.data() + r * K;
-        right += std::max_element(row, row + K) - row == b.labels.data[r];
-        ++seen;
+        sums.right += std::max_element(row, row + K) - row == b.labels.data[r];
+        sums.seen += 1;
       }
     }
-    EvalResult e{total / static_cast<double>(batches)};
-    if (val) e.accuracy = static_cast<double>(right) / static_cast<double>(seen);
-    return e;
+    return sums;
   }
 
   std::string show(uint64_t) override { return ""; }

@@ -1,4 +1,5 @@
 // Language modelling (GPT, next token) and masked language modelling (Encoder) over one token stream.
+#include <algorithm>
 #include <cstdio>
 
 #include "core/ops.h"
@@ -31,16 +32,22 @@ class LmTask : public TrainTask {
                 tokenizer_->size(), tokenizer_->type().c_str());
   }
 
-  MicroBatch train_batch(int64_t B, uint64_t index) override {
-    Rng rng = batch_rng(config_.train.seed, kTrainBatches, index);
-    return loss_of(split_->train, B, rng);
+  MicroBatch train_batch(const BatchSlice& s) override {
+    Rng rng = batch_rng(config_.train.seed, kTrainBatches, s.key);
+    Drawn d = draw(split_->train, s.global, rng);
+    return forward(slice_rows(d.inputs, s.begin, s.size), slice_rows(d.targets, s.begin, s.size));
   }
 
-  EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {
+  EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) override {
     NoGrad no_grad;
-    double total = 0.0;
-    for (int64_t i = 0; i < batches; ++i) total += loss_of(val ? split_->val : split_->train, B, rng).loss.item();
-    return EvalResult{total / static_cast<double>(batches)};
+    EvalSums sums;
+    for (int64_t i = 0; i < batches; ++i) {
+      Drawn d = draw(val ? split_->val : split_->train, B, rng);
+      if (!shard.mine(i)) continue;
+      sums.loss += forward(d.inputs, d.targets).loss.item();
+      sums.batches += 1;
+    }
+    return sums;
   }
 
   std::string show(uint64_t seed) override {
@@ -58,16 +65,24 @@ class LmTask : public TrainTask {
   }
 
  private:
-  MicroBatch loss_of(const LmDataset& data, int64_t B, Rng& rng) {
-    int64_t T = config_.model.block_size;
-    LmBatch b = data.batch(B, T, rng);
-    if (model_.gpt) {
-      ModelOutput out = model_.gpt->forward(b.inputs, &b.targets);
-      return {out.loss, B * T, out.logits, {{"inputs", b.inputs}, {"targets", b.targets}}};
-    }
-    MlmBatch m = mask_tokens(b.inputs, *mlm_vocab_, rng);  // MLM uses the T input tokens of each window
-    ModelOutput out = model_.encoder->mlm(m.inputs, nullptr, &m.targets);
-    return {out.loss, B * T, out.logits, {{"inputs", m.inputs}, {"targets", m.targets}}};
+  struct Drawn {
+    Ids inputs, targets;
+  };
+
+  // B windows, masked for MLM (which uses the T input tokens of each window).
+  Drawn draw(const LmDataset& data, int64_t B, Rng& rng) {
+    LmBatch b = data.batch(B, config_.model.block_size, rng);
+    if (model_.gpt) return {std::move(b.inputs), std::move(b.targets)};
+    MlmBatch m = mask_tokens(b.inputs, *mlm_vocab_, rng);
+    return {std::move(m.inputs), std::move(m.targets)};
+  }
+
+  MicroBatch forward(const Ids& inputs, const Ids& targets) {
+    int64_t counted = std::count_if(targets.data.begin(), targets.data.end(), [](int32_t t) { return t >= 0; });
+    if (inputs.numel() == 0) return {Tensor(), 0, 0, Tensor(), {}};
+    ModelOutput out =
+        model_.gpt ? model_.gpt->forward(inputs, &targets) : model_.encoder->mlm(inputs, nullptr, &targets);
+    return {out.loss, counted, inputs.numel(), out.logits, {{"inputs", inputs}, {"targets", targets}}};
   }
 
   std::optional<LmSplit> split_;

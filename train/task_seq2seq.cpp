@@ -1,4 +1,5 @@
 // Sequence to sequence (the encoder-decoder transformer) from source<TAB>target lines, with teacher forcing.
+#include <algorithm>
 #include <cstdio>
 
 #include "core/ops.h"
@@ -41,33 +42,48 @@ class Seq2SeqTask : public TrainTask {
                 static_cast<long long>(train_->dropped() + val_->dropped()), static_cast<long long>(max_len));
   }
 
-  MicroBatch train_batch(int64_t B, uint64_t index) override {
-    // Micro-batch i is batch i % n of epoch i / n; an epoch's order depends only on its number.
-    if (static_cast<int64_t>(epoch_batches_.size()) == 0 || B != epoch_B_ || index / epoch_batches_.size() != epoch_) {
-      epoch_B_ = B;
-      int64_t n = (train_->size() + B - 1) / B;
-      epoch_ = index / static_cast<uint64_t>(n);
+  MicroBatch train_batch(const BatchSlice& s) override {
+    // Global batch i is batch i % n of epoch i / n; an epoch's order depends only on its number.
+    int64_t G = s.global;
+    if (epoch_batches_.empty() || G != epoch_G_ || s.key / epoch_batches_.size() != epoch_) {
+      epoch_G_ = G;
+      int64_t n = (train_->size() + G - 1) / G;
+      epoch_ = s.key / static_cast<uint64_t>(n);
       Rng rng = batch_rng(config_.train.seed, kTrainBatches, epoch_);
-      epoch_batches_ = train_->epoch(B, rng);
+      epoch_batches_ = train_->epoch(G, rng);
     }
-    Seq2SeqBatch b = train_->batch(epoch_batches_[index % epoch_batches_.size()]);
+    const std::vector<int64_t>& global = epoch_batches_[s.key % epoch_batches_.size()];
+    int64_t begin = std::min<int64_t>(s.begin, static_cast<int64_t>(global.size()));
+    int64_t end = std::min<int64_t>(s.begin + s.size, static_cast<int64_t>(global.size()));
+    if (begin == end) return {};  // the epoch's last global batch is short
+    Seq2SeqBatch b = train_->batch(std::vector<int64_t>(global.begin() + begin, global.begin() + end));
+    int64_t counted = std::count_if(b.targets.data.begin(), b.targets.data.end(),
+                                    [&](int32_t t) { return t != config_.model.pad_id; });
     ModelOutput out = model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing);
-    return {out.loss, b.tgt_in.numel(), out.logits, {{"src", b.src}, {"tgt_in", b.tgt_in}, {"targets", b.targets}}};
+    return {out.loss,
+            counted,
+            b.tgt_in.numel(),
+            out.logits,
+            {{"src", b.src}, {"tgt_in", b.tgt_in}, {"targets", b.targets}}};
   }
 
-  EvalResult evaluate(bool val, int64_t B, int64_t batches, Rng& rng) override {
+  EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) override {
     NoGrad no_grad;
     const ParallelDataset& data = val ? *val_ : *train_;
-    double total = 0.0;
+    EvalSums sums;
     for (int64_t i = 0; i < batches; ++i) {
       std::vector<int64_t> idx(B);
       for (auto& x : idx) x = uniform_index(rng, data.size());
+      if (!shard.mine(i)) continue;
       Seq2SeqBatch b = data.batch(idx);
-      total += model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing).loss.item();
+      sums.loss += model_.seq2seq->forward(b.src, b.tgt_in, &b.targets, config_.optim.label_smoothing).loss.item();
+      sums.batches += 1;
     }
-    EvalResult e{total / static_cast<double>(batches)};
-    if (val) e.bleu = bleu(std::min<int64_t>(data.size(), 100));
-    return e;
+    if (val) {
+      sums.has_bleu = true;
+      sums.bleu = bleu(std::min<int64_t>(data.size(), 100), shard);
+    }
+    return sums;
   }
 
   std::string show(uint64_t) override {
@@ -83,20 +99,22 @@ class Seq2SeqTask : public TrainTask {
     return o;
   }
 
-  // Greedy BLEU-4 over the first n val pairs (a fixed set, so evaluations are comparable).
-  double bleu(int64_t n) {
+  // Greedy BLEU-4 counts over this rank's share of the first n val pairs (a fixed set, so evaluations are
+  // comparable).
+  BleuStats bleu(int64_t n, Shard shard) {
     std::vector<std::vector<int32_t>> hyps, refs;
     for (int64_t i = 0; i < n; ++i) {
+      if (!shard.mine(i)) continue;
       hyps.push_back(translate(*model_.seq2seq, val_->src(i), decode_options()));
       refs.push_back(val_->tgt(i));
     }
-    return corpus_bleu(hyps, refs);
+    return bleu_stats(hyps, refs);
   }
 
   std::optional<ParallelDataset> train_, val_;
   std::vector<std::vector<int64_t>> epoch_batches_;
   uint64_t epoch_ = 0;
-  int64_t epoch_B_ = 0;
+  int64_t epoch_G_ = 0;
 };
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "train/comm.h"
 #include "train/config.h"
+#include "train/data_parallel.h"
 #include "train/optim.h"
 #include "train/task.h"
 
@@ -19,6 +21,7 @@ struct TrainOptions {
   int64_t stop_at = 0;                 // end after this step exactly as an interruption would (0: off)
   bool profile = false;                // print the time per op at the end (includes evaluation's share)
   bool allow_data_change = false;      // resume even if a data file differs from the one the checkpoint recorded
+  Comm* comm = nullptr;                // the ranks of a data-parallel job (nullptr: this process alone)
 };
 
 // Runs `config` (or the resumed checkpoint's config) and returns the process exit code of DESIGN.md:
@@ -28,20 +31,23 @@ struct TrainOptions {
 // qkv::Error unless options.allow_data_change.
 int train(const Config& config, const TrainOptions& options);
 
-// One update: `accum` micro-batches (step counted from 1), clipping, and the optimizer step when the loss
-// and gradient norm are finite. The trainer and `qkv step` both use it, so they compute the same thing.
+// One update (step counted from 1): this rank's micro-batches of the step's global batch, the gradients summed
+// over the ranks, clipping, and the optimizer step when the loss and gradient norm are finite. The trainer
+// and `qkv step` both use it, so they compute the same thing.
 struct StepResult {
-  double loss = 0.0;  // the mean over the micro-batches
+  double loss = 0.0;  // the mean over the counted tokens of the whole global batch
   float lr = 0.0f, grad_norm = 0.0f;
-  int64_t tokens = 0;
+  int64_t tokens = 0;  // over all ranks
   bool finite = true;
 };
-// `after_backward` runs once all micro-batches' gradients are in, before clipping (`qkv step` records them).
-StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& config, int64_t step, int64_t accum,
+// `after_backward` runs once the gradients are summed over the ranks, before clipping (`qkv step` records
+// them). `batches` receives this rank's micro-batches.
+StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& config, int64_t step, GradientSync& sync,
                       std::vector<MicroBatch>* batches = nullptr, const std::function<void()>& after_backward = {});
 
-// Micro-batches per update: global_batch / batch_size when global_batch is given, else grad_accum.
-int64_t grad_accum_of(const TrainConfig& t);
+// Micro-batches per update and rank: global_batch / (batch_size x ranks) when global_batch is given, else
+// grad_accum.
+int64_t grad_accum_of(const TrainConfig& t, int ranks = 1);
 
 // The keys --set may change on resume: everything else would change the arithmetic of the run.
 bool resumable_override(const std::string& key);
