@@ -189,6 +189,10 @@ def main():
     ap.add_argument("--no-reference", action="store_true")
     ap.add_argument("--no-qkv", action="store_true", help="skip qkv's training (reuse OUT/qkv/ckpt.qkv if present)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
+    ap.add_argument("--qkv-threads", type=int, help="qkv's train.threads (default: the config's)")
+    ap.add_argument("--score-only", action="store_true",
+                    help="train nothing: score OUT/qkv/ckpt.qkv and OUT/ref/reference.qkv (after two runs side by "
+                         "side, one with --no-reference, one with --no-qkv)")
     args = ap.parse_args()
     qkv = common.check_qkv(args.qkv)
     if not os.path.exists(args.data):
@@ -204,6 +208,8 @@ def main():
     overrides = ["data.train=" + files["train"], "data.val=" + files["dev"], f"train.batch_size={args.batch}",
                  f"train.max_steps={args.steps}", f"train.seed={args.seed}",
                  f"train.eval_interval={min(1000, args.steps)}", f"train.ckpt_interval={min(500, args.steps)}"]
+    if args.qkv_threads:
+        overrides.append(f"train.threads={args.qkv_threads}")
     config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(args.out, "init"))
     config_file = os.path.join(args.out, "resolved-config.json")
     with open(config_file, "w") as f:
@@ -211,11 +217,15 @@ def main():
 
     ckpts, seconds = {}, {}
     qkv_dir = os.path.join(args.out, "qkv")
-    if not args.no_qkv:
+    if not args.no_qkv and not args.score_only:
         seconds["qkv"] = common.train(qkv, args.config, overrides, qkv_dir, "qkv train")
     if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
         ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
-    if torch is not None:
+    ref_ckpt = os.path.join(args.out, "ref", "reference.qkv")
+    if args.score_only:
+        if os.path.exists(ref_ckpt):
+            ckpts["reference"] = ref_ckpt
+    elif torch is not None:
         print(f"  PyTorch reference ({torch.get_num_threads()} threads):", flush=True)
         ckpts["reference"], seconds["reference"] = train_reference(
             qkv, config, config_file, init_ckpt, files["train"], args.steps, args.seed, os.path.join(args.out, "ref"),
