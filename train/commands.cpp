@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 #include "core/archive.h"
@@ -275,16 +276,21 @@ void cmd_tokenizer_train(const std::string& data, const std::string& type, int32
   std::printf("wrote %s: %s tokenizer, %d tokens\n", out.c_str(), t.type().c_str(), t.size());
 }
 
-void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in) {
+void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in, bool whole) {
   Tokenizer t = Tokenizer::load(tokenizer);
-  for (std::string line; std::getline(in, line);) {
-    std::string ids;
-    for (int32_t id : t.encode(line)) {
-      if (!ids.empty()) ids += ' ';
-      ids += std::to_string(id);
+  auto print = [](const std::vector<int32_t>& ids) {
+    std::string line;
+    for (int32_t id : ids) {
+      if (!line.empty()) line += ' ';
+      line += std::to_string(id);
     }
-    std::printf("%s\n", ids.c_str());
+    std::printf("%s\n", line.c_str());
+  };
+  if (whole) {
+    print(t.encode(std::string(std::istreambuf_iterator<char>(in), {})));
+    return;
   }
+  for (std::string line; std::getline(in, line);) print(t.encode(line));
 }
 
 void cmd_tokenizer_decode(const std::string& tokenizer, std::istream& in) {

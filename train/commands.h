@@ -31,7 +31,9 @@ void cmd_import(const std::string& file, const std::string& config, const std::s
 // each rank takes batch_size rows of the global batch, and rank 0 writes its rows and the summed gradients.
 void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, Comm& comm);
 void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size, const std::string& out);
-void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in);  // ids, space-separated, per line
+// Token ids, space-separated, one line per stdin line; `whole`: all of stdin as one text (newlines are tokens
+// too, as a training corpus is encoded) on one line.
+void cmd_tokenizer_encode(const std::string& tokenizer, std::istream& in, bool whole);
 void cmd_tokenizer_decode(const std::string& tokenizer, std::istream& in);
 
 }  // namespace qkv

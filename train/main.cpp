@@ -144,6 +144,8 @@ int run(int argc, char** argv, qkv::Comm& comm) {
   tok_train->add_option("--out", out, "tokenizer file to write")->required();
   CLI::App* tok_enc = tok->add_subcommand("encode", "stdin lines to token ids");
   tok_enc->add_option("tokenizer", tokenizer_path, "tokenizer file")->required();
+  bool whole = false;
+  tok_enc->add_flag("--whole", whole, "encode all of stdin as one text (newlines too), ids on one line");
   CLI::App* tok_dec = tok->add_subcommand("decode", "stdin lines of token ids to text");
   tok_dec->add_option("tokenizer", tokenizer_path, "tokenizer file")->required();
 
@@ -198,7 +200,7 @@ int run(int argc, char** argv, qkv::Comm& comm) {
     if (imp->parsed()) qkv::cmd_import(file, config, out);
     if (stp->parsed()) qkv::cmd_step(ckpt, out, steps, comm);
     if (tok_train->parsed()) qkv::cmd_tokenizer_train(data, type, vocab_size, out);
-    if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin);
+    if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin, whole);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
     if (plt->parsed()) qkv::cmd_plot(metrics_files, out, plot_title, compare);
     if (bench->parsed()) {

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import struct
 import subprocess
 import sys
 import time
@@ -54,26 +53,6 @@ def split_pairs(path, out_dir, n_test, n_dev):
     return files, [s for s, _ in test], [t for _, t in test]
 
 
-def write_tok(tokenizer_json, path):
-    """A qkv tokenizer file (data/tokenizer_io.cpp, NOTE [tokenizer file]) from the `qkv.tokenizer` metadata of
-    `qkv export`: "QKVTOK", version 1, cereal's portable binary archive (an endianness byte, then little-endian
-    values; strings as a u64 length and the bytes), then the FNV-1a 64 checksum of everything before it."""
-    j = json.loads(tokenizer_json)
-    tokens = [bytes.fromhex(t) for t in j["tokens"]]
-    specials = sorted(j["specials"].items(), key=lambda kv: kv[1])
-    n_ordinary = len(tokens) - len(specials)
-    s = lambda b: struct.pack("<Q", len(b)) + b
-    body = b"\x01" + s(j["type"].encode()) + struct.pack("<I", n_ordinary) + b"".join(s(t) for t in tokens[:n_ordinary])
-    body += struct.pack("<I", len(j["merges"])) + b"".join(struct.pack("<ii", a, b) for a, b in j["merges"])
-    body += struct.pack("<I", len(specials)) + b"".join(s(name.encode()) + struct.pack("<i", i) for name, i in specials)
-    data = b"QKVTOK" + struct.pack("<I", 1) + body
-    h = 0xCBF29CE484222325
-    for c in data:
-        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    with open(path, "wb") as f:
-        f.write(data + struct.pack("<Q", h))
-
-
 def encode(qkv, tok, lines):
     out, _ = common.run([qkv, "tokenizer", "encode", tok], stdin=(f"({len(lines)} lines)", "\n".join(lines) + "\n"))
     rows = out.split("\n")[: len(lines)]
@@ -87,7 +66,7 @@ def train_reference(qkv, config, config_file, init_ckpt, train_tsv, steps, seed,
     common.run([qkv, "export", init_ckpt, "--out", weights])
     _, meta = safetensors_io.read(weights)
     tok_file = os.path.join(workdir, "shared.tok")
-    write_tok(meta["qkv.tokenizer"], tok_file)
+    common.write_tok(meta["qkv.tokenizer"], tok_file)
     # models.Tokenizer (and so models.from_config) decodes every token as UTF-8, which byte-level BPE tokens are
     # not: read the vocabulary here.
     tj = json.loads(meta["qkv.tokenizer"])

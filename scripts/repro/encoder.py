@@ -4,10 +4,12 @@
     /usr/bin/python3 scripts/repro/encoder.py [--qkv build/qkv] [--out out/repro/encoder]
                                               [--variants from-mlm,scratch] [--skip-mlm] [--no-reference]
 
-1. MLM: configs/encoder-mlm.json on data/austen.txt (char level). The final masked-token loss (nanoGPT-style
-   20-batch estimate from metrics.jsonl, and `qkv eval` over the whole val split: the last 10% of the
-   characters, windows of 128 masked with a fixed seed) against the corpus's unigram entropy in nats (character
-   frequencies of the whole of austen.txt, nothing excluded). Passes when the loss is at least 1 nat lower.
+1. MLM: configs/encoder-mlm.json on data/austen.txt (byte-level BPE of 2,048 tokens, learned from the corpus, so
+   that the classifier can keep the pretrained embeddings for its reviews). The final masked-token loss
+   (nanoGPT-style 20-batch estimate from metrics.jsonl, and `qkv eval` over the whole val split: the last 10%
+   of the characters, windows of 128 tokens masked with a fixed seed) against the corpus's unigram entropy in
+   nats per token (token frequencies of the whole of austen.txt under the MLM's tokenizer, encoded as training
+   encodes it, nothing excluded). Passes when the loss is at least 1 nat lower.
    Masked-token accuracy from `qkv eval`; when PyTorch is installed the checkpoint is also exported and the
    reference Encoder (scripts/reference, loaded strictly) scores the val split's windows with its own masks
    (15% of the tokens: 80% MASK, 10% random, 10% kept), its loss and accuracy beside qkv's.
@@ -33,13 +35,21 @@ from common import ROOT, fmt  # noqa: E402
 MAJORITY_PUBLISHED = 0.658
 
 
-def unigram_entropy(text):
-    counts = collections.Counter(text)
-    n = len(text)
+def encode_whole(qkv, tok, path):
+    """The token ids of a whole text file, as the LM and MLM tasks encode it."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    out, _ = common.run([qkv, "tokenizer", "encode", tok, "--whole"], stdin=(path, text))
+    return [int(x) for x in out.split()]
+
+
+def unigram_entropy(ids):
+    counts = collections.Counter(ids)
+    n = len(ids)
     return -sum(c / n * math.log(c / n) for c in counts.values()), len(counts)
 
 
-def masked_accuracy(qkv, ckpt, val_text, workdir, seed=1234):
+def masked_accuracy(qkv, ckpt, val_ids, workdir, seed=1234):
     """Masked-token loss and accuracy of qkv's MLM checkpoint, scored by the PyTorch reference Encoder on the
     exported weights over non-overlapping windows of block_size of the val split."""
     import torch
@@ -53,7 +63,7 @@ def masked_accuracy(qkv, ckpt, val_text, workdir, seed=1234):
     tok = models.Tokenizer(meta["qkv.tokenizer"])
     mask_id = tok.special("MASK")
     ordinary = torch.tensor(range(tok.n_ordinary))
-    ids = torch.tensor(tok.encode(val_text))
+    ids = torch.tensor(val_ids)
     T = model.config.block_size
     W = len(ids) // T
     x = ids[: W * T].view(W, T)
@@ -175,7 +185,9 @@ def main():
     _, mlm_evals = common.metrics(mlm_dir)
     with open(args.corpus, encoding="utf-8") as f:
         text = f.read()
-    entropy, n_chars = unigram_entropy(text)
+    tok = os.path.join(args.out, "mlm.tok")
+    common.tokenizer_file(qkv, mlm_ckpt, tok)
+    entropy, n_types = unigram_entropy(encode_whole(qkv, tok, args.corpus))
     n_train = int(len(text) * (1.0 - config["data"]["val_fraction"]))
     val_file = os.path.join(args.out, "austen-val.txt")
     with open(val_file, "w", encoding="utf-8") as f:
@@ -184,7 +196,7 @@ def main():
     est = mlm_evals[-1]["val_loss"]
     ref_loss = ref_acc = None
     if torch is not None:
-        ref_loss, ref_acc, n_masked = masked_accuracy(qkv, mlm_ckpt, text[n_train:], args.out)
+        ref_loss, ref_acc, n_masked = masked_accuracy(qkv, mlm_ckpt, encode_whole(qkv, tok, val_file), args.out)
         print(f"  masked-token accuracy (reference Encoder on qkv's exported weights): {ref_acc:.4f} over {n_masked} "
               f"masked tokens; loss {ref_loss:.4f}")
 
@@ -209,7 +221,7 @@ def main():
 
     pct = lambda x: "not run" if x is None else f"{100 * x:.1f}%"
     rows = [
-        ["MLM: unigram entropy of the corpus (nats/char)", "", "", f"{entropy:.4f} ({n_chars} characters)"],
+        ["MLM: unigram entropy of the corpus (nats/token)", "", "", f"{entropy:.4f} ({n_types} token types)"],
         ["MLM: val masked-token loss, 20 batches (final)", "", "",
          f"{fmt(est)} ({est - entropy:+.3f} from the entropy)"],
         ["MLM: val masked-token loss, whole split (qkv eval)", "<= entropy - 1 (target)", fmt(ref_loss),

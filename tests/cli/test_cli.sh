@@ -35,6 +35,10 @@ grep -q '"step":0' <("$qkv" info init.qkv --json) || fail "init is not at step 0
 "$qkv" tokenizer train --data story.txt --type bpe --vocab-size 300 --out story.tok >/dev/null
 ids=$(echo "the bird sang" | "$qkv" tokenizer encode story.tok)
 [ "$(echo "$ids" | "$qkv" tokenizer decode story.tok)" == "the bird sang" ] || fail "tokenizer round trip"
+# --whole: all of stdin as one text, its newlines tokens too, on one line of ids.
+printf 'the cat\nthe bird\n' | "$qkv" tokenizer encode story.tok --whole >whole.ids
+[ "$(wc -l <whole.ids)" -eq 1 ] || fail "tokenizer encode --whole gave $(wc -l <whole.ids) lines"
+[ "$("$qkv" tokenizer decode story.tok <whole.ids)" == "$(printf 'the cat\nthe bird\n')" ] || fail "--whole round trip"
 
 # MLM, classification and seq2seq: each lowers its validation loss.
 cat >mlm.json <<'JSON'
