@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops/attention.h"
+#include "core/ops/linear_attention.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/index.h"

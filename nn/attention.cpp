@@ -17,8 +17,15 @@ void check_input(const Tensor& x, int64_t C, const char* what) {
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, bool bias, float dropout, bool cross, bool rope,
-                                       DropoutHandle context)
-    : d_model_(d_model), n_head_(n_head), dropout_(dropout), context_(std::move(context)) {
+                                       DropoutHandle context, AttentionKind kind, int64_t window)
+    : d_model_(d_model),
+      n_head_(n_head),
+      dropout_(dropout),
+      kind_(kind),
+      window_(window),
+      context_(std::move(context)) {
+  QKV_CHECK(kind != AttentionKind::Local || window > 0, "attention: local attention needs a positive window, got ",
+            window);
   QKV_CHECK(n_head > 0 && d_model % n_head == 0, "attention: n_head ", n_head, " does not divide d_model ", d_model);
   if (cross) {
     c_q_ = register_module("c_q", std::make_shared<Linear>(d_model, d_model, bias));
@@ -41,6 +48,12 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {
   if (rope_) {
     q = {rope_->forward(own_columns(q), offset, C / n_head_), 0, C};
     k = {rope_->forward(own_columns(k), offset, C / n_head_), 0, C};
+  }
+  if (call.cache && kind_ == AttentionKind::Linear) {  // decoding: the running sums replace the cache
+    QKV_CHECK(call.causal, "attention: a cache with linear attention is for causal decoding");
+    call.cache->linear_length += x.size(1);
+    Tensor y = linear_attention(q, k, v, n_head_, true, nullptr, &call.cache->sums, call.weights_out);
+    return resid_dropout_->forward(c_proj_->forward(y));
   }
   if (call.cache) {
     Tensor kt = own_columns(k), vt = own_columns(v);
@@ -72,7 +85,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& memory, const 
     k = {kv, 0, C};
     v = {kv, C, C};
     if (call.cache) {
-      *call.cache = KVCache{own_columns(k), own_columns(v)};
+      *call.cache = KVCache{own_columns(k), own_columns(v), {}, 0};
       k = {call.cache->k, 0, C};
       v = {call.cache->v, 0, C};
     }
@@ -92,6 +105,10 @@ Tensor MultiHeadAttention::attend(const Heads& q, const Heads& k, const Heads& v
     o.seed = context_->seed;
     o.stream = context_->next_stream();
   }
+  if (kind_ == AttentionKind::Linear)  // no weights matrix, so no dropout on it
+    return resid_dropout_->forward(
+        c_proj_->forward(linear_attention(q, k, v, n_head_, call.causal, call.key_padding, nullptr, call.weights_out)));
+  if (kind_ == AttentionKind::Local) o.window = window_;
   Tensor y = attention(q, k, v, n_head_, o);  // [B, T, C], heads side by side
   return resid_dropout_->forward(c_proj_->forward(y));
 }

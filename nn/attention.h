@@ -4,17 +4,21 @@
 #include <cstdint>
 
 #include "core/ops/attention.h"
+#include "core/ops/linear_attention.h"
 #include "core/tensor.h"
+#include "nn/config.h"
 #include "nn/layers.h"
 #include "nn/positions.h"
 
 namespace qkv {
 
 // Keys and values seen so far, [B, T, C] each (heads side by side). For cross-attention they are the projected encoder
-// memory, computed once per source.
+// memory, computed once per source. Linear attention keeps only its running sums, whose size does not grow.
 struct KVCache {
   Tensor k, v;
-  int64_t length() const { return k.defined() ? k.size(1) : 0; }
+  LinearAttentionState sums;  // linear attention in place of k and v
+  int64_t linear_length = 0;  // tokens the sums hold
+  int64_t length() const { return k.defined() ? k.size(1) : linear_length; }
 };
 
 struct AttentionCall {
@@ -26,9 +30,10 @@ struct AttentionCall {
 
 class MultiHeadAttention : public Module {
  public:
-  // cross: queries from x, keys and values from a memory; rope: rotate q and k by position (self only).
+  // cross: queries from x, keys and values from a memory; rope: rotate q and k by position (self only);
+  // kind and window: full, local (keys within `window` positions) or linear attention.
   MultiHeadAttention(int64_t d_model, int64_t n_head, bool bias, float dropout, bool cross, bool rope,
-                     DropoutHandle context);
+                     DropoutHandle context, AttentionKind kind = AttentionKind::Full, int64_t window = 0);
 
   Tensor forward(const Tensor& x, const AttentionCall& call = {});                        // self: x [B, T, C]
   Tensor forward(const Tensor& x, const Tensor& memory, const AttentionCall& call = {});  // cross
@@ -40,6 +45,8 @@ class MultiHeadAttention : public Module {
 
   int64_t d_model_, n_head_;
   float dropout_;
+  AttentionKind kind_;
+  int64_t window_;
   DropoutHandle context_;
   std::shared_ptr<Linear> c_attn_;  // self: [3C, C] -> q, k, v
   std::shared_ptr<Linear> c_q_;     // cross: [C, C] on x

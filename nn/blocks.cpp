@@ -25,8 +25,10 @@ Tensor residual(Norm norm, const LayerNorm& ln, const Tensor& x, F f) {
 }
 
 std::shared_ptr<MultiHeadAttention> make_attention(const ModelConfig& c, bool cross, DropoutHandle context) {
+  // Cross-attention stays full: source and target positions do not line up for a window.
   return std::make_shared<MultiHeadAttention>(c.d_model, c.n_head, c.bias, c.dropout, cross,
-                                              !cross && c.positions == Positions::Rope, std::move(context));
+                                              !cross && c.positions == Positions::Rope, std::move(context),
+                                              cross ? AttentionKind::Full : c.attention, c.window);
 }
 }  // namespace
 

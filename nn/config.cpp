@@ -27,7 +27,6 @@ void ModelConfig::validate() const {
   QKV_CHECK(dropout >= 0.0f && dropout < 1.0f, "model.dropout must be in [0, 1), got ", dropout);
   QKV_CHECK(positions != Positions::Rope || head_size() % 2 == 0,
             "model.positions 'rope' needs an even head size, got ", head_size());
-  QKV_CHECK(attention == AttentionKind::Full, "model.attention: only 'full' is implemented so far");
   QKV_CHECK(window > 0, "model.window must be positive, got ", window);
   QKV_CHECK(n_classes >= 0, "model.n_classes must be 0 or positive, got ", n_classes);
   QKV_CHECK(pad_id >= -1 && pad_id < vocab_size, "pad id ", pad_id, " is outside the vocabulary of ", vocab_size);

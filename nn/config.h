@@ -11,7 +11,9 @@ enum class Norm { Pre, Post };                       // LayerNorm before each su
 enum class Positions { Learned, Sinusoidal, Rope };  // added to embeddings, or rotating q and k
 enum class Activation { Gelu, Relu };
 enum class Pooling { Cls, Mean };  // classification: the first token's state, or the mean over real tokens
-enum class AttentionKind { Full, Local, Linear };  // exact softmax attention; the other two come later
+// Self-attention: exact softmax over every visible key; over the keys within `window` positions; or kernelised
+// linear attention (elu + 1 features).
+enum class AttentionKind { Full, Local, Linear };
 
 struct ModelConfig {
   ModelKind kind = ModelKind::Gpt;
@@ -27,7 +29,7 @@ struct ModelConfig {
   int64_t n_classes = 0;  // > 0 adds a classification head to the encoder
   Pooling pooling = Pooling::Cls;
   AttentionKind attention = AttentionKind::Full;
-  int64_t window = 128;  // local attention's window
+  int64_t window = 128;  // local attention: query i sees keys j with |i - j| < window (and j <= i when causal)
   int32_t pad_id = -1;   // the padding token (encoder and seq2seq), -1 when the vocabulary has none
 
   int64_t ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }

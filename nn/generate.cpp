@@ -153,9 +153,9 @@ std::vector<int32_t> translate(Seq2Seq& model, const std::vector<int32_t>& src, 
     if (static_cast<int64_t>(finished.size()) >= K) break;
     alive = std::move(next);
     if (o.use_cache && !alive.empty())
-      for (auto& layer : cache) {  // the surviving beams keep their parents' keys and values
-        layer.self.k = select_rows(layer.self.k, parents);
-        layer.self.v = select_rows(layer.self.v, parents);
+      for (auto& layer : cache) {  // the surviving beams keep their parents' keys and values (or sums)
+        for (Tensor* t : {&layer.self.k, &layer.self.v, &layer.self.sums.s, &layer.self.sums.z})
+          if (t->defined()) *t = select_rows(*t, parents);
         layer.cross.k = select_rows(layer.cross.k, std::vector<int64_t>(alive.size(), 0));
         layer.cross.v = select_rows(layer.cross.v, std::vector<int64_t>(alive.size(), 0));
       }

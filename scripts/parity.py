@@ -60,6 +60,21 @@ CASES = [
     ("seq2seq-learned-post", dict(TINY, kind="seq2seq", positions="learned", norm="post"),
      {"task": "seq2seq", "train": "copy"}, dict(ADAMW, name="adam", schedule="noam", lr=0.5, warmup_steps=4), {},
      {"sources": ["abcde", "jihgfedc", "ab"], "train_steps": 300}),
+    # The attention variants: local (window 5 over blocks of 16) and linear, in each model kind.
+    ("gpt-local", dict(TINY, kind="gpt", attention="local", window=5), {"task": "lm", "train": "lm"}, ADAMW, {},
+     {"prompt": "the cat ", "train_steps": 60}),
+    ("gpt-linear-rope", dict(TINY, kind="gpt", attention="linear", positions="rope"), {"task": "lm", "train": "lm"},
+     ADAMW, {}, {"prompt": "a dog", "train_steps": 60}),
+    ("encoder-mlm-local", dict(TINY, kind="encoder", attention="local", window=3), {"task": "mlm", "train": "lm"},
+     ADAMW, {}, None),
+    ("encoder-classify-linear", dict(TINY, kind="encoder", attention="linear", bias=True),
+     {"task": "classify", "train": "classify"}, ADAMW, {}, None),
+    ("seq2seq-local", dict(TINY, kind="seq2seq", attention="local", window=3, positions="sinusoidal"),
+     {"task": "seq2seq", "train": "copy"}, dict(ADAMW, name="adam", schedule="noam", lr=0.5, warmup_steps=4), {},
+     {"sources": ["abcde", "jihgfedc", "ab"], "train_steps": 300}),
+    ("seq2seq-linear", dict(TINY, kind="seq2seq", attention="linear", positions="sinusoidal"),
+     {"task": "seq2seq", "train": "copy"}, dict(ADAMW, name="adam", schedule="noam", lr=0.5, warmup_steps=4), {},
+     {"sources": ["abcde", "jihgfedc", "ab"], "train_steps": 300}),
 ]
 
 

@@ -7,9 +7,10 @@
 
 namespace qkv {
 
+// Query i sits at position i' = i + (Tk - Tq) among the keys: with a KV cache the queries are the last ones.
 struct AttentionOptions {
-  bool causal =
-      false;  // query i sees key j only when j <= i + (Tk - Tq): with a KV cache the queries are the last ones
+  bool causal = false;                // query i sees key j only when j <= i'
+  int64_t window = 0;                 // > 0: local attention, query i sees key j only when |i' - j| < window
   const Mask* key_padding = nullptr;  // [B, Tk], 1 = a padding key that nobody attends to
   float dropout = 0.0f;               // on the attention weights, as PyTorch's dropout_p
   uint64_t seed = 0, stream = 0;      // the dropout mask's key (see dropout())
@@ -24,9 +25,24 @@ struct Heads {
   int64_t col = 0, width = 0;
 };
 
+// Element (t, c) of head h of batch b is at x.data()[offset + t * ld + c].
+struct HeadMatrix {
+  int64_t offset, ld;
+};
+HeadMatrix head_matrix(const Heads& x, int64_t T, int64_t hs, int64_t b, int64_t h);
+
+// The sizes of an attention call, after checking that q, k and v have equal widths that n_head divides, that
+// their batches and key lengths agree, and that the key padding mask is [B, Tk].
+struct HeadDims {
+  int64_t B, NH, Tq, Tk, hs, width;
+};
+HeadDims check_heads(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const Mask* key_padding);
+
 // For each batch b and head h: out[b, :, h] = softmax(q_h k_h^T / sqrt(hs) + mask) v_h, with q_h [Tq, hs]
-// and k_h, v_h [Tk, hs]. Returns [B, Tq, NH * hs], the heads side by side as c_proj expects them.
-// A query that can see no key (all its keys masked) outputs zeros rather than NaN.
+// and k_h, v_h [Tk, hs]. The mask hides the keys of padding, of the future (causal) and outside the window
+// (local); keys that no query of a block can see are never computed, so local attention costs O(T window). Returns [B,
+// Tq, NH * hs], the heads side by side as c_proj expects them. A query that can see no key (all its keys masked)
+// outputs zeros rather than NaN.
 Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const AttentionOptions& options = {});
 
 }  // namespace qkv

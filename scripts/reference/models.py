@@ -24,7 +24,8 @@ class ModelConfig:
 
     def __init__(self, kind="gpt", n_layer=4, n_head=4, d_model=128, d_ff=0, block_size=64, vocab_size=0,
                  dropout=0.0, bias=False, norm="pre", positions="learned", activation="gelu", n_classes=0,
-                 pooling="cls", pad_id=-1, task=None, label_smoothing=0.0, **_ignored):
+                 pooling="cls", pad_id=-1, task=None, label_smoothing=0.0, attention="full", window=128,
+                 **_ignored):
         self.kind, self.n_layer, self.n_head, self.d_model = kind, n_layer, n_head, d_model
         self.d_ff = d_ff if d_ff > 0 else 4 * d_model
         self.block_size, self.vocab_size, self.dropout, self.bias = block_size, vocab_size, dropout, bias
@@ -32,6 +33,7 @@ class ModelConfig:
         self.n_classes, self.pooling, self.pad_id = n_classes, pooling, pad_id
         self.task = task or {"gpt": "lm", "encoder": "classify" if n_classes > 0 else "mlm"}.get(kind, "seq2seq")
         self.label_smoothing = label_smoothing
+        self.attention, self.window = attention, window
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -80,17 +82,42 @@ def rope(x, offset=0, base=10000.0):
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-def attend(q, k, v, causal=False, key_padding=None, dropout=0.0, training=False):
-    """Softmax attention over [B, NH, T, hs]; key_padding [B, Tk] bool (True = pad). Rows with no visible
-    key give zeros."""
-    Tq, Tk = q.shape[-2], k.shape[-2]
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-    visible = torch.ones(Tq, Tk, dtype=torch.bool, device=q.device)
+def visible_keys(Tq, Tk, causal, window, key_padding, device):
+    """[B or 1, 1, Tq, Tk] bool: query i (at position i + Tk - Tq among the keys) sees key j when j is not
+    padding, j <= i when causal, and |i - j| < window when window > 0 (local attention)."""
+    visible = torch.ones(Tq, Tk, dtype=torch.bool, device=device)
     if causal:
         visible = torch.tril(visible, diagonal=Tk - Tq)
+    if window > 0:
+        at = torch.arange(Tq, device=device)[:, None] + (Tk - Tq)
+        visible = visible & ((at - torch.arange(Tk, device=device)[None, :]).abs() < window)
     visible = visible[None, None]
     if key_padding is not None:
         visible = visible & ~key_padding[:, None, None, :]
+    return visible
+
+
+def attend_linear(q, k, v, causal=False, key_padding=None, eps=1e-6):
+    """Linear attention (Katharopoulos et al. 2020) over [B, NH, T, hs]: phi(x) = elu(x) + 1,
+    out_i = phi(q_i) S_i / (phi(q_i) . z_i + eps) with S and z summed over the visible keys, written here with
+    cumulative sums over the time axis (causal) or plain sums."""
+    fq, fk = F.elu(q) + 1, F.elu(k) + 1
+    if key_padding is not None:
+        fk = fk * (~key_padding)[:, None, :, None]
+    kv = fk[..., :, None] * v[..., None, :]  # [B, NH, Tk, hs, hs]
+    if causal:
+        S, z = kv.cumsum(2), fk.cumsum(2)
+    else:
+        S, z = kv.sum(2, keepdim=True), fk.sum(2, keepdim=True)
+    num = (fq[..., None] * S).sum(-2)
+    return num / ((fq * z).sum(-1, keepdim=True) + eps)
+
+
+def attend(q, k, v, causal=False, key_padding=None, dropout=0.0, training=False, window=0):
+    """Softmax attention over [B, NH, T, hs]; key_padding [B, Tk] bool (True = pad); window > 0: local
+    attention. Rows with no visible key give zeros."""
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    visible = visible_keys(q.shape[-2], k.shape[-2], causal, window, key_padding, q.device)
     any_visible = visible.any(-1, keepdim=True)
     scores = scores.masked_fill(~visible, float("-inf")).masked_fill(~any_visible, 0.0)
     probs = torch.softmax(scores, dim=-1) * any_visible
@@ -105,6 +132,8 @@ class Attention(nn.Module):
         super().__init__()
         C = c.d_model
         self.n_head, self.dropout, self.cross = c.n_head, c.dropout, cross
+        # Cross-attention stays full, as in qkv.
+        self.kind, self.window = ("full", 0) if cross else (c.attention, c.window if c.attention == "local" else 0)
         self.rope = not cross and c.positions == "rope"
         if cross:
             self.c_q = nn.Linear(C, C, bias=c.bias)
@@ -125,7 +154,10 @@ class Attention(nn.Module):
             q, k, v = self.heads(self.c_attn(x), 3)
             if self.rope:
                 q, k = rope(q), rope(k)
-        y = attend(q, k, v, causal, key_padding, self.dropout, self.training)
+        if self.kind == "linear":
+            y = attend_linear(q, k, v, causal, key_padding)
+        else:
+            y = attend(q, k, v, causal, key_padding, self.dropout, self.training, self.window)
         B, T, C = x.shape
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 

@@ -2,6 +2,8 @@
 // them to check the fused forward and backward (tests/core/test_fused.cpp); nothing else should.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -43,6 +45,34 @@ inline Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ig
   Tensor row = add(mul(nll, 1.0f - eps), mul(smooth, eps));                   // [N]
   Tensor total = sum(mul(row, Tensor::from_vector(counted, {N})));            // [], ignored rows drop out
   return div(total, Tensor::scalar(n));                                       // [], NaN when n == 0
+}
+
+// One head of attention from small ops: q [Tq, hs], k and v [Tk, hs]; hidden[i * Tk + j] = 1 hides key j
+// from query i. softmax(q k^T / sqrt(hs) with hidden scores at -inf) v, and 0 for a query that sees no key
+// (as the kernel: its softmax would be 0 / 0).
+inline Tensor attention_head(const Tensor& q, const Tensor& k, const Tensor& v, std::vector<uint8_t> hidden) {
+  const int64_t Tq = q.size(0), Tk = k.size(0);
+  std::vector<float> sees(Tq, 0.0f);
+  for (int64_t i = 0; i < Tq; ++i) {
+    for (int64_t j = 0; j < Tk; ++j) sees[i] = hidden[i * Tk + j] ? sees[i] : 1.0f;
+    if (sees[i] == 0.0f) std::fill_n(hidden.begin() + i * Tk, Tk, 0);  // any finite row; zeroed below
+  }
+  Tensor scores = mul(matmul(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(q.size(1))));  // [Tq, Tk]
+  Tensor out = matmul(softmax(masked_fill(scores, Mask(hidden, {Tq, Tk}), -INFINITY)), v);          // [Tq, hs]
+  return mul(out, Tensor::from_vector(sees, {Tq, 1}));
+}
+
+// One head of linear attention from small ops, through the T x T matrix the kernel never forms:
+// A = phi(q) phi(k)^T with hidden entries 0, out = A v / (rowsum(A) + eps), phi(x) = elu(x) + 1 written as
+// relu(x) + exp(-relu(-x)).
+inline Tensor linear_attention_head(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const std::vector<uint8_t>& hidden, float eps) {
+  const int64_t Tq = q.size(0), Tk = k.size(0);
+  auto phi = [](const Tensor& x) { return add(relu(x), exp(neg(relu(neg(x))))); };
+  std::vector<float> keep(hidden.size());
+  for (size_t i = 0; i < hidden.size(); ++i) keep[i] = hidden[i] ? 0.0f : 1.0f;
+  Tensor a = mul(matmul(phi(q), phi(k), false, true), Tensor::from_vector(keep, {Tq, Tk}));  // [Tq, Tk]
+  return div(matmul(a, v), add(sum(a, -1, true), eps));                                      // [Tq, hs]
 }
 
 }  // namespace qkv::ref

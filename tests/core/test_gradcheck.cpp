@@ -125,6 +125,7 @@ std::vector<GradCase> make_cases() {
   const Ids targets_smoothed({2, 1, 0, 4, 3}, {5});
   const Ids targets_both({2, 0, 3, 0, 1}, {5});                              // ignore_index 0 is also a class index
   const Mask padding({0, 0, 1, 0, 1, 1, 1, 1}, {2, 4});                      // [B, Tk], 1 = a padding key
+  const Mask local_padding({0, 0, 0, 0, 0, 1, 0, 1}, {2, 4});                // batch 1: keys 1 and 3 are padding
   const Mask causal({0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1}, {3, 5});  // every row keeps some entries
   const Shape to = {4, -1};                                                  // reshape's target
   const std::vector<int> dims = {2, 0, 1};                                   // permute's order
@@ -352,6 +353,33 @@ std::vector<GradCase> make_cases() {
        .run = [causal_dropout](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 2, causal_dropout); },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
+      {.name = "attention/local_causal",  // window 4 over T 70: two query blocks, each with its own key range
+       .make = uniforms({{1, 70, 2}, {1, 70, 2}, {1, 70, 2}}),
+       .run = [](const Inputs& x) { return attention({x[0]}, {x[1]}, {x[2]}, 1, {.causal = true, .window = 4}); },
+       .atol = kSmoothAtol,
+       .rtol = kSmoothRtol},
+      {.name = "attention/local_padding",  // bidirectional window 2 with batch 1's keys partly padded
+       .make = uniforms({{2, 4, 4}, {2, 4, 4}, {2, 4, 4}}),
+       .run =
+           [local_padding](const Inputs& x) {
+             return attention({x[0]}, {x[1]}, {x[2]}, 1, {.window = 2, .key_padding = &local_padding});
+           },
+       .atol = kSmoothAtol,
+       .rtol = kSmoothRtol},
+      {.name = "linear_attention/causal_packed",  // q, k, v as column ranges of one tensor, 2 heads
+       .make = uniforms({{2, 5, 24}}),
+       .run =
+           [](const Inputs& x) {
+             return linear_attention({x[0], 0, 8}, {x[0], 8, 8}, {x[0], 16, 8}, 2, true);
+           },
+       .atol = kSmoothAtol,
+       .rtol = kSmoothRtol},
+      {.name = "linear_attention/padding",  // bidirectional, 3 queries over 4 keys, batch 1 partly padded
+       .make = uniforms({{2, 3, 4}, {2, 4, 4}, {2, 4, 4}}),
+       .run = [local_padding](
+                  const Inputs& x) { return linear_attention({x[0]}, {x[1]}, {x[2]}, 1, false, &local_padding); },
+       .atol = kSmoothAtol,
+       .rtol = kSmoothRtol},
       {.name = "cross_entropy/ignore_index",
        .make = one({5, 6}, -2.0f, 2.0f),
        .run = [targets_ignored](const Inputs& x) { return cross_entropy(x[0], targets_ignored); },
@@ -515,7 +543,8 @@ TEST_CASE("gradcheck: the table covers every required op and variant") {
       "layernorm/weight_bias", "layernorm/no_weight_no_bias",
       "cross_entropy/ignore_index", "cross_entropy/label_smoothing",
       "linear/bias", "linear/no_bias", "rope/offset", "rope/heads", "attention/plain", "attention/packed_qkv", "attention/causal_kv_cache",
-      "attention/causal_blocks", "attention/key_padding", "attention/causal_dropout"};
+      "attention/causal_blocks", "attention/key_padding", "attention/causal_dropout", "attention/local_causal",
+      "attention/local_padding", "linear_attention/causal_packed", "linear_attention/padding"};
   // clang-format on
   std::set<std::string> present;
   for (const GradCase& c : gradcheck_cases()) {

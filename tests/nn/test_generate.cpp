@@ -31,9 +31,17 @@ TEST_CASE("sample: greedy, top-k and top-p pick from the allowed tokens only") {
 
 TEST_CASE("generate: gpt with a KV cache samples the same tokens as recomputation, past the block too") {
   Rng rng(2);
-  for (Positions pos : {Positions::Learned, Positions::Rope}) {
+  // Each positions kind, and each attention kind (linear decodes with running sums, local with a window).
+  std::vector<std::pair<Positions, AttentionKind>> variants{{Positions::Learned, AttentionKind::Full},
+                                                            {Positions::Rope, AttentionKind::Full},
+                                                            {Positions::Learned, AttentionKind::Local},
+                                                            {Positions::Rope, AttentionKind::Linear}};
+  for (auto [pos, kind] : variants) {
+    CAPTURE(static_cast<int>(kind));
     ModelConfig c = tiny_config(ModelKind::Gpt);
     c.positions = pos;
+    c.attention = kind;
+    c.window = 3;
     GPT model(c);
     model.init_weights(rng);
     SampleOptions o;
@@ -53,19 +61,24 @@ TEST_CASE("generate: gpt with a KV cache samples the same tokens as recomputatio
   }
 }
 
-TEST_CASE("translate: cached greedy and beam search equal their uncached versions") {
+TEST_CASE("translate: cached greedy and beam search equal their uncached versions, for each attention kind") {
   Rng rng(3);
-  ModelConfig c = tiny_config(ModelKind::Seq2Seq);
-  c.block_size = 12;
-  Seq2Seq model(c);
-  model.init_weights(rng);
-  std::vector<int32_t> src{5, 6, 7, 8};
-  for (int64_t beam : {1, 3}) {
-    DecodeOptions o;
-    o.beam = beam;
-    std::vector<int32_t> cached = translate(model, src, o);
-    o.use_cache = false;
-    CHECK(cached == translate(model, src, o));
-    CHECK(cached.size() <= 11);
+  for (AttentionKind kind : {AttentionKind::Full, AttentionKind::Local, AttentionKind::Linear}) {
+    CAPTURE(static_cast<int>(kind));
+    ModelConfig c = tiny_config(ModelKind::Seq2Seq);
+    c.block_size = 12;
+    c.attention = kind;
+    c.window = 3;
+    Seq2Seq model(c);
+    model.init_weights(rng);
+    std::vector<int32_t> src{5, 6, 7, 8};
+    for (int64_t beam : {1, 3}) {
+      DecodeOptions o;
+      o.beam = beam;
+      std::vector<int32_t> cached = translate(model, src, o);
+      o.use_cache = false;
+      CHECK(cached == translate(model, src, o));
+      CHECK(cached.size() <= 11);
+    }
   }
 }

@@ -59,56 +59,80 @@ TEST_CASE("models: parameter counts of the reference configs, computed by hand")
   }
 }
 
-TEST_CASE("causality: changing token t leaves every logit before t bitwise unchanged") {
+// Every attention kind: full, local (window 3) and linear.
+std::vector<ModelConfig> attention_kinds(ModelKind kind) {
+  std::vector<ModelConfig> out;
+  for (AttentionKind a : {AttentionKind::Full, AttentionKind::Local, AttentionKind::Linear}) {
+    ModelConfig c = tiny_config(kind);
+    c.attention = a;
+    c.window = 3;
+    out.push_back(c);
+  }
+  return out;
+}
+
+TEST_CASE("causality: changing token t leaves every logit before t bitwise unchanged, for each attention kind") {
   Rng rng(1);
   SUBCASE("gpt") {
-    GPT model(tiny_config(ModelKind::Gpt));
-    model.init_weights(rng);
-    Ids a = random_ids(rng, {2, 8}, 0, 11), b = a;
-    b.data[5] = (b.data[5] + 1) % 11;  // batch 0, position 5
-    Tensor la = model.forward(a).logits, lb = model.forward(b).logits;
-    for (int64_t t = 0; t < 8; ++t)
-      for (int64_t v = 0; v < 11; ++v) {
-        if (t < 5) CHECK(la.at({0, t, v}) == lb.at({0, t, v}));
-        CHECK(la.at({1, t, v}) == lb.at({1, t, v}));
-      }
-    CHECK(la.at({0, 5, 0}) != lb.at({0, 5, 0}));
+    for (const ModelConfig& c : attention_kinds(ModelKind::Gpt)) {
+      CAPTURE(static_cast<int>(c.attention));
+      GPT model(c);
+      model.init_weights(rng);
+      Ids a = random_ids(rng, {2, 8}, 0, 11), b = a;
+      b.data[5] = (b.data[5] + 1) % 11;  // batch 0, position 5
+      Tensor la = model.forward(a).logits, lb = model.forward(b).logits;
+      for (int64_t t = 0; t < 8; ++t)
+        for (int64_t v = 0; v < 11; ++v) {
+          if (t < 5) CHECK(la.at({0, t, v}) == lb.at({0, t, v}));
+          CHECK(la.at({1, t, v}) == lb.at({1, t, v}));
+        }
+      CHECK(la.at({0, 5, 0}) != lb.at({0, 5, 0}));
+    }
   }
   SUBCASE("seq2seq decoder") {
-    Seq2Seq model(tiny_config(ModelKind::Seq2Seq));
-    model.init_weights(rng);
-    Ids src = random_ids(rng, {1, 6}, 3, 11), a = random_ids(rng, {1, 7}, 3, 11), b = a;
-    b.data[4] = b.data[4] == 3 ? 4 : 3;
-    Tensor la = model.forward(src, a).logits, lb = model.forward(src, b).logits;
-    for (int64_t t = 0; t < 4; ++t)
-      for (int64_t v = 0; v < 11; ++v) CHECK(la.at({0, t, v}) == lb.at({0, t, v}));
-    CHECK(la.at({0, 4, 0}) != lb.at({0, 4, 0}));
+    for (const ModelConfig& c : attention_kinds(ModelKind::Seq2Seq)) {
+      CAPTURE(static_cast<int>(c.attention));
+      Seq2Seq model(c);
+      model.init_weights(rng);
+      Ids src = random_ids(rng, {1, 6}, 3, 11), a = random_ids(rng, {1, 7}, 3, 11), b = a;
+      b.data[4] = b.data[4] == 3 ? 4 : 3;
+      Tensor la = model.forward(src, a).logits, lb = model.forward(src, b).logits;
+      for (int64_t t = 0; t < 4; ++t)
+        for (int64_t v = 0; v < 11; ++v) CHECK(la.at({0, t, v}) == lb.at({0, t, v}));
+      CHECK(la.at({0, 4, 0}) != lb.at({0, 4, 0}));
+    }
   }
 }
 
-TEST_CASE("padding: padding a source changes nothing for its real tokens") {
+TEST_CASE("padding: padding a source changes nothing for its real tokens, for each attention kind") {
   Rng rng(2);
   SUBCASE("encoder outputs") {
-    Encoder model(tiny_config(ModelKind::Encoder));
-    model.init_weights(rng);
-    Ids real = random_ids(rng, {1, 5}, 1, 11);
-    Ids padded = real;
-    padded.data.insert(padded.data.end(), {0, 0, 0});
-    padded.shape = {1, 8};
-    Mask none = padding_mask(real, 0), mask = padding_mask(padded, 0);
-    Tensor a = model.encode(real, &none), b = model.encode(padded, &mask);
-    for (int64_t t = 0; t < 5; ++t)
-      for (int64_t i = 0; i < 8; ++i) CHECK(std::abs(a.at({0, t, i}) - b.at({0, t, i})) <= 1e-6f);
+    for (const ModelConfig& c : attention_kinds(ModelKind::Encoder)) {
+      CAPTURE(static_cast<int>(c.attention));
+      Encoder model(c);
+      model.init_weights(rng);
+      Ids real = random_ids(rng, {1, 5}, 1, 11);
+      Ids padded = real;
+      padded.data.insert(padded.data.end(), {0, 0, 0});
+      padded.shape = {1, 8};
+      Mask none = padding_mask(real, 0), mask = padding_mask(padded, 0);
+      Tensor a = model.encode(real, &none), b = model.encode(padded, &mask);
+      for (int64_t t = 0; t < 5; ++t)
+        for (int64_t i = 0; i < 8; ++i) CHECK(std::abs(a.at({0, t, i}) - b.at({0, t, i})) <= 1e-6f);
+    }
   }
   SUBCASE("seq2seq logits") {
-    Seq2Seq model(tiny_config(ModelKind::Seq2Seq));
-    model.init_weights(rng);
-    Ids src = random_ids(rng, {1, 4}, 3, 11), tgt = random_ids(rng, {1, 5}, 3, 11);
-    Ids padded = src;
-    padded.data.insert(padded.data.end(), {0, 0, 0, 0});
-    padded.shape = {1, 8};
-    Tensor a = model.forward(src, tgt).logits, b = model.forward(padded, tgt).logits;
-    for (int64_t i = 0; i < a.numel(); ++i) CHECK(std::abs(a.data()[i] - b.data()[i]) <= 1e-6f);
+    for (const ModelConfig& c : attention_kinds(ModelKind::Seq2Seq)) {
+      CAPTURE(static_cast<int>(c.attention));
+      Seq2Seq model(c);
+      model.init_weights(rng);
+      Ids src = random_ids(rng, {1, 4}, 3, 11), tgt = random_ids(rng, {1, 5}, 3, 11);
+      Ids padded = src;
+      padded.data.insert(padded.data.end(), {0, 0, 0, 0});
+      padded.shape = {1, 8};
+      Tensor a = model.forward(src, tgt).logits, b = model.forward(padded, tgt).logits;
+      for (int64_t i = 0; i < a.numel(); ++i) CHECK(std::abs(a.data()[i] - b.data()[i]) <= 1e-6f);
+    }
   }
 }
 
