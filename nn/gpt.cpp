@@ -49,7 +49,8 @@ GPT::GPT(const ModelConfig& config) : config_(config), context_(std::make_shared
 
 void GPT::init_weights(Rng& rng) { init_gpt_style(*this, rng, config_.n_layer); }
 
-ModelOutput GPT::forward(const Ids& idx, const Ids* targets, std::vector<DecoderLayerCache>* cache, bool last_only) {
+ModelOutput GPT::forward(const Ids& idx, const Ids* targets, std::vector<DecoderLayerCache>* cache, bool last_only,
+                         std::vector<Tensor>* weights_out) {
   QKV_CHECK(idx.shape.size() == 2, "gpt: expected token ids of shape [B, T], got ", str(idx.shape));
   int64_t B = idx.shape[0], T = idx.shape[1], V = config_.vocab_size;
   if (cache && cache->empty()) cache->resize(h_.size());
@@ -57,7 +58,10 @@ ModelOutput GPT::forward(const Ids& idx, const Ids* targets, std::vector<Decoder
   QKV_CHECK(T > 0 && offset + T <= config_.block_size, "gpt: ", offset + T, " tokens exceed block_size ",
             config_.block_size, (offset ? " (with the cache)" : ""));
   Tensor x = drop_->forward(add_positions(wte_->forward(idx), wpe_.get(), sinusoids_.get(), offset));  // [B, T, C]
-  for (size_t i = 0; i < h_.size(); ++i) x = h_[i]->forward(x, Tensor(), nullptr, cache ? &(*cache)[i] : nullptr);
+  if (weights_out) weights_out->assign(h_.size(), Tensor());
+  for (size_t i = 0; i < h_.size(); ++i)
+    x = h_[i]->forward(x, Tensor(), nullptr, cache ? &(*cache)[i] : nullptr,
+                       {weights_out ? &(*weights_out)[i] : nullptr});
   if (ln_f_) x = ln_f_->forward(x);
   if (last_only) x = slice(x, 1, T - 1, T);
   ModelOutput out;

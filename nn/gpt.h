@@ -26,9 +26,10 @@ class GPT : public Module {
 
   // idx [B, T] -> logits [B, T, V]. targets [B, T] (id -1 ignored, as nanoGPT) adds the mean cross-entropy.
   // With a cache (one entry per layer) idx holds only the new tokens; last_only keeps the last position's
-  // logits [B, 1, V], which is all generation needs.
+  // logits [B, 1, V], which is all generation needs. weights_out, if given, receives each layer's attention
+  // weights [B, NH, T, T + cached], for inspection.
   ModelOutput forward(const Ids& idx, const Ids* targets = nullptr, std::vector<DecoderLayerCache>* cache = nullptr,
-                      bool last_only = false);
+                      bool last_only = false, std::vector<Tensor>* weights_out = nullptr);
 
   const ModelConfig& config() const { return config_; }
   DropoutContext& dropout_context() { return *context_; }

@@ -49,18 +49,25 @@ Tensor Seq2Seq::embed(const Ids& ids, int64_t offset, const LearnedPositions* le
   return drop_->forward(add_positions(x, learned, sinusoids_.get(), offset));
 }
 
-Tensor Seq2Seq::encode(const Ids& src, const Mask* src_padding) {
+Tensor Seq2Seq::encode(const Ids& src, const Mask* src_padding, std::vector<Tensor>* weights_out) {
   Tensor x = embed(src, 0, enc_wpe_.get());
-  for (auto& layer : enc_) x = layer->forward(x, src_padding);
+  if (weights_out) weights_out->assign(enc_.size(), Tensor());
+  for (size_t i = 0; i < enc_.size(); ++i)
+    x = enc_[i]->forward(x, src_padding, weights_out ? &(*weights_out)[i] : nullptr);
   return enc_ln_f_ ? enc_ln_f_->forward(x) : x;
 }
 
 Tensor Seq2Seq::decode(const Ids& tgt, const Tensor& memory, const Mask* src_padding,
-                       std::vector<DecoderLayerCache>* cache, bool last_only) {
+                       std::vector<DecoderLayerCache>* cache, bool last_only, DecoderWeights* weights_out) {
   if (cache && cache->empty()) cache->resize(dec_.size());
   int64_t offset = cache ? (*cache)[0].self.length() : 0;
   Tensor x = embed(tgt, offset, dec_wpe_.get());
-  for (size_t i = 0; i < dec_.size(); ++i) x = dec_[i]->forward(x, memory, src_padding, cache ? &(*cache)[i] : nullptr);
+  if (weights_out) *weights_out = {std::vector<Tensor>(dec_.size()), std::vector<Tensor>(dec_.size())};
+  for (size_t i = 0; i < dec_.size(); ++i) {
+    DecoderWeightsOut w;
+    if (weights_out) w = {&weights_out->self[i], &weights_out->cross[i]};
+    x = dec_[i]->forward(x, memory, src_padding, cache ? &(*cache)[i] : nullptr, w);
+  }
   if (dec_ln_f_) x = dec_ln_f_->forward(x);
   if (last_only) x = slice(x, 1, x.size(1) - 1, x.size(1));
   return matmul(x, embed_->weight, false, true);  // tied output projection: [B, T, V]

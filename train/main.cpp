@@ -8,6 +8,7 @@
 
 #include "core/archive.h"
 #include "core/ops.h"
+#include "train/attention_map.h"
 #include "train/bench.h"
 #include "train/comm.h"
 #include "train/commands.h"
@@ -149,6 +150,18 @@ int run(int argc, char** argv, qkv::Comm& comm) {
   CLI::App* tok_dec = tok->add_subcommand("decode", "stdin lines of token ids to text");
   tok_dec->add_option("tokenizer", tokenizer_path, "tokenizer file")->required();
 
+  qkv::AttentionArgs attn;
+  CLI::App* att =
+      app.add_subcommand("attention", "draw a checkpoint's attention over a text as heatmaps (HTML or SVG)");
+  att->add_option("ckpt", attn.ckpt, "checkpoint")->required();
+  att->add_option("--text", attn.text, "the text (seq2seq: the source)")->required();
+  att->add_option("--target", attn.target, "seq2seq: a target, adding the decoder's self- and cross-attention");
+  att->add_option("--layer", attn.layer, "only this layer, from 0 (default: every layer; --svg: 0)");
+  att->add_option("--head", attn.head, "only this head, from 0 (default: every head; --svg: 0)");
+  att->add_option("--kind", attn.kind, "only self, decoder-self or cross maps (--svg default: the first kind)");
+  att->add_flag("--svg", attn.svg, "write one head as a standalone SVG instead of the HTML page");
+  att->add_option("--out", attn.out, "HTML (or SVG) file to write")->required();
+
   std::vector<std::string> metrics_files;
   std::string plot_title;
   bool compare = false;
@@ -203,6 +216,7 @@ int run(int argc, char** argv, qkv::Comm& comm) {
     if (tok_enc->parsed()) qkv::cmd_tokenizer_encode(tokenizer_path, std::cin, whole);
     if (tok_dec->parsed()) qkv::cmd_tokenizer_decode(tokenizer_path, std::cin);
     if (plt->parsed()) qkv::cmd_plot(metrics_files, out, plot_title, compare);
+    if (att->parsed()) qkv::cmd_attention(attn);
     if (bench->parsed()) {
       QKV_CHECK(bench_options.machine || !config.empty(), "bench: give a config (or --machine)");
       if (bench_options.machine)
