@@ -1,7 +1,9 @@
 // The cost of attention (reproduction 5): time and peak tensor memory of one forward + backward of multi-head
 // attention for T = 64, 128, ..., max_T (batch 1, d_model 64, 4 heads of 16), qkv's fused kernel attention()
-// beside the composite of small ops that a framework without one would run. Usage:
-//   bench_attention [threads] [max_T] [--json]      (defaults: 2 threads, max_T 4096)
+// beside the composite of small ops that a framework without one would run; with --variants, also local
+// attention (window 128) and linear attention (the attention lab). Usage:
+//   bench_attention [threads] [max_T] [--json] [--variants kernel,composite,local,linear]
+//   (defaults: 2 threads, max_T 4096, kernel and composite)
 //
 // NOTE [bench_attention]: the two variants run interleaved, one call of each per round, so that load from other
 // processes falls on both alike, and each time is the median of the rounds (>= kMinRuns after a warm-up, more
@@ -39,12 +41,23 @@ constexpr double kSlowRound = 5.0;      // seconds for one round of both variant
 constexpr int kMaxRuns = 50;            // small T: a median of many cheap runs
 constexpr double kBudgetSeconds = 1.5;  // per T: stop adding rounds beyond the minimum once this is spent
 constexpr float kTolerance = 1e-4f;     // max |kernel - composite| on the outputs and gradients
+constexpr int64_t kLocalWindow = 128;   // local attention's window (the W)
 
 struct Options {
   int threads = 2;
   int64_t max_T = 4096;
   bool json = false;
+  std::vector<std::string> variants = {"kernel", "composite"};
 };
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1)
+    out.push_back(s.substr(at, comma - at));
+  out.push_back(s.substr(at));
+  return out;
+}
 
 Options parse_args(int argc, char** argv) {
   Options o;
@@ -52,10 +65,15 @@ Options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0)
       o.json = true;
+    else if (std::strcmp(argv[i], "--variants") == 0 && i + 1 < argc)
+      o.variants = split_commas(argv[++i]);
     else
       positional.emplace_back(argv[i]);
   }
-  QKV_CHECK(positional.size() <= 2, "usage: bench_attention [threads] [max_T] [--json]");
+  QKV_CHECK(positional.size() <= 2, "usage: bench_attention [threads] [max_T] [--json] [--variants a,b,...]");
+  for (const std::string& v : o.variants)
+    QKV_CHECK(v == "kernel" || v == "composite" || v == "local" || v == "linear", "bench_attention: unknown variant '",
+              v, "' (kernel, composite, local, linear)");
   if (!positional.empty()) o.threads = std::atoi(positional[0].c_str());
   if (positional.size() > 1) o.max_T = std::atoll(positional[1].c_str());
   QKV_CHECK(o.threads >= 1, "bench_attention: threads must be >= 1, got '", positional[0], "'");
@@ -83,7 +101,24 @@ Tensor composite_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   return qkv::reshape(qkv::permute(heads, {0, 2, 1, 3}), {q.size(0), q.size(1), kModel});
 }
 
+Tensor local_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  qkv::AttentionOptions o;
+  o.window = kLocalWindow;
+  return qkv::attention({q}, {k}, {v}, kHeads, o);
+}
+
+Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  return qkv::linear_attention({q}, {k}, {v}, kHeads, false);
+}
+
 using Variant = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;
+
+Variant variant_named(const std::string& name) {
+  if (name == "kernel") return kernel_attention;
+  if (name == "composite") return composite_attention;
+  if (name == "local") return local_attention;
+  return linear_attention;
+}
 
 struct Inputs {
   Tensor q, k, v, w;
@@ -244,8 +279,9 @@ std::string json_number(double x) {
   return text;
 }
 
-void print_slopes(const std::vector<Point>& points, bool json) {
-  for (const char* variant : {"kernel", "composite"}) {
+void print_slopes(const std::vector<Point>& points, const std::vector<std::string>& names, bool json) {
+  for (const std::string& name : names) {
+    const char* variant = name.c_str();
     double time = loglog_slope(points, variant, [](const Point& p) { return p.ms; });
     double memory = loglog_slope(points, variant, [](const Point& p) { return static_cast<double>(p.peak_bytes); });
     if (json)
@@ -279,7 +315,7 @@ void print_header(const Options& o) {
   std::printf("timing     median of >= %d interleaved rounds after 1 warm-up (%d when a round takes > %.0f s)\n",
               kMinRuns, kSlowRuns, kSlowRound);
   std::printf("memory     allocator peak during forward + backward minus bytes in use before; T^2: that peak in\n");
-  std::printf("           units of one [%lld, T, T] float matrix; ratio: composite ms / kernel ms\n\n",
+  std::printf("           units of one [%lld, T, T] float matrix; ratio: variant ms / the first variant's ms\n\n",
               static_cast<long long>(kHeads));
   std::printf("%6s %-10s %5s %11s %11s %12s %9s %9s\n", "T", "variant", "runs", "median ms", "best ms", "peak MiB",
               "T^2 mats", "ratio");
@@ -288,13 +324,15 @@ void print_header(const Options& o) {
 void run(const Options& o) {
   qkv::set_threads(o.threads);
   print_header(o);
-  const std::vector<Variant> variants = {kernel_attention, composite_attention};
-  const char* names[] = {"kernel", "composite"};
+  std::vector<Variant> variants;
+  for (const std::string& name : o.variants) variants.push_back(variant_named(name));
+  const bool both = std::count(o.variants.begin(), o.variants.end(), "kernel") &&
+                    std::count(o.variants.begin(), o.variants.end(), "composite");
   std::vector<Point> points;
   std::string checks;
   for (int64_t T = kMinT; T <= o.max_T; T *= 2) {
     Inputs in = make_inputs(T);
-    if (T <= kCheckUpTo) {
+    if (both && T <= kCheckUpTo) {
       char line[160];
       Agreement a = check_agreement(in, T);
       std::snprintf(
@@ -305,16 +343,17 @@ void run(const Options& o) {
       checks += line;
     }
     qkv::empty_cache();  // the previous T's blocks would only inflate the process, never be reused
-    int64_t bytes[2] = {peak_bytes(variants[0], in), peak_bytes(variants[1], in)};
+    std::vector<int64_t> bytes;
+    for (const Variant& f : variants) bytes.push_back(peak_bytes(f, in));
     Timing t = time_interleaved(variants, in);
-    for (int i = 0; i < 2; ++i) {
-      points.push_back({T, names[i], t.median_ms[i], t.best_ms[i], t.runs, bytes[i]});
-      print_row(points.back(), i == 1 ? t.median_ms[1] / t.median_ms[0] : 0.0, o.json);
+    for (size_t i = 0; i < variants.size(); ++i) {
+      points.push_back({T, o.variants[i], t.median_ms[i], t.best_ms[i], t.runs, bytes[i]});
+      print_row(points.back(), i > 0 ? t.median_ms[i] / t.median_ms[0] : 0.0, o.json);
     }
   }
   if (!o.json) std::printf("\n");
   std::printf("%s", checks.c_str());
-  print_slopes(points, o.json);
+  print_slopes(points, o.variants, o.json);
   if (!o.json) std::printf("loadavg    %s (at end)\n", first_line("/proc/loadavg").c_str());
 }
 

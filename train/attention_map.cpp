@@ -248,8 +248,7 @@ std::vector<AttentionMap> split_heads(const std::vector<Tensor>& layers, const s
   for (size_t l = 0; l < layers.size(); ++l) {
     const Tensor& w = layers[l];
     QKV_CHECK(w.defined() && w.dim() == 4 && w.size(0) == 1 && w.size(2) == Tq && w.size(3) == Tk, "attention: layer ",
-              l, " gave no ", kind, " weights of shape [1, heads, ", Tq, ", ", Tk,
-              "] (linear attention forms no weight matrix)");
+              l, " gave no ", kind, " weights of shape [1, heads, ", Tq, ", ", Tk, "]");
     for (int64_t h = 0; h < w.size(1); ++h) {
       const float* p = w.data() + h * Tq * Tk;
       maps.push_back({kind, static_cast<int64_t>(l), h, queries, keys, std::vector<float>(p, p + Tq * Tk)});

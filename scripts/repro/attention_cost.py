@@ -2,7 +2,7 @@
 """Reproduction 5: the cost of attention, the quadratic claim.
 
     /usr/bin/python3 scripts/repro/attention_cost.py [--bench build/bench_attention] [--out out/repro/attention]
-                                                     [--threads 2] [--max-t 4096]
+                                                     [--threads 2] [--max-t 4096] [--variants kernel,composite]
 
 Runs bench_attention (bench/bench_attention.cpp; built in build/ when missing): time and peak tensor memory of
 one forward + backward of multi-head attention, batch 1, d_model 64, 4 heads of 16, non-causal, for
@@ -17,6 +17,10 @@ kernel keeps one log-sum-exp per query and recomputes the weights block by block
 Prints the table, the fitted slopes beside that expectation and every command run; writes the bench's JSON lines
 and a log-log SVG chart (time and memory panels, fitted slopes in the legends) to OUT. There is no pass/fail
 target: it is a measurement, and it exits 0 when the bench ran and the two variants agreed.
+
+With --variants kernel,local,linear (scripts/repro/attention_variants.sh, the attention lab) it compares full
+attention (the kernel) with local attention (window 128) and linear attention instead: expected time and memory
+slopes near 1 for the two linear-cost variants and a time slope near 2 for full attention.
 """
 import argparse
 import json
@@ -31,9 +35,10 @@ import common  # noqa: E402
 from common import ROOT  # noqa: E402
 
 FIT_FROM = 256  # as the bench: below it the terms linear in T still show
-VARIANTS = ("kernel", "composite")
-LABELS = {"kernel": "qkv kernel attention()", "composite": "composite of small ops"}
-COLOURS = {"kernel": "#1f77b4", "composite": "#ff7f0e"}  # qkv plot's palette
+LABELS = {"kernel": "qkv kernel attention()", "composite": "composite of small ops",
+          "local": "local attention, window 128", "linear": "linear attention (elu + 1)"}
+COLOURS = {"kernel": "#1f77b4", "composite": "#ff7f0e", "local": "#2ca02c", "linear": "#d62728"}  # qkv plot's
+EXPECTED_TIME_SLOPE = {"kernel": 2, "composite": 2, "local": 1, "linear": 1}
 NEAR = 0.25  # a slope within 2 +- NEAR reads "quadratic"
 
 
@@ -55,10 +60,10 @@ def ensure_bench(path):
     return path
 
 
-def run_bench(bench, threads, max_t, out_dir):
+def run_bench(bench, threads, max_t, variants, out_dir):
     """Runs the bench with --json; returns (points, slopes, checks) and keeps its output in OUT."""
-    print(f"running bench_attention ({threads} threads, T up to {max_t}) ...", flush=True)
-    out, seconds = common.run([bench, threads, max_t, "--json"])
+    print(f"running bench_attention ({threads} threads, T up to {max_t}, {', '.join(variants)}) ...", flush=True)
+    out, seconds = common.run([bench, threads, max_t, "--json", "--variants", ",".join(variants)])
     with open(os.path.join(out_dir, "bench_attention.jsonl"), "w") as f:
         f.write(out)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -124,6 +129,28 @@ def print_tables(points, slopes, checks, max_t):
     ], header=("", "expected", "qkv kernel", "qkv composite"))
     if last < max_t:
         print(f"  note: the bench stopped at T = {last}, below --max-t {max_t}")
+
+
+def print_variant_tables(points, slopes, variants):
+    """The attention lab: ms and MiB per variant and T, then each variant's slopes beside the expected ones."""
+    by = {(p["T"], p["variant"]): p for p in points}
+    rows = []
+    for t in sorted({p["T"] for p in points}):
+        cells = [str(t)]
+        for v in variants:
+            p = by[(t, v)]
+            cells += [f"{p['ms']:.3f}", f"{p['peak_bytes'] / 1048576:.2f}"]
+        rows.append(cells)
+    header = ("T",) + tuple(f"{v} {unit}" for v in variants for unit in ("ms", "MiB"))
+    common.table("one attention forward + backward (batch 1, d_model 64, 4 heads): median ms and peak tensor MiB",
+                 rows, header=header)
+    rows = []
+    for v in variants:
+        time, memory = slopes.get(v, {}).get("time"), slopes.get(v, {}).get("memory")
+        rows.append([LABELS[v], f"time {EXPECTED_TIME_SLOPE[v]}, memory 1",
+                     "n/a" if time is None else f"{time:.3f}", "n/a" if memory is None else f"{memory:.3f}"])
+    common.table(f"log-log slopes (least squares over T >= {FIT_FROM})", rows,
+                 header=("variant", "expected", "time slope", "memory slope"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -225,7 +252,7 @@ def draw_legend(out, p, entries):
         out.append(f'<text x="{x + 42}" y="{num(ly)}" dy="0.35em">{esc(label)}</text>')
 
 
-def chart_svg(points, threads):
+def chart_svg(points, threads, variants):
     ts = sorted({p["T"] for p in points})
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
            f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12" '
@@ -235,11 +262,11 @@ def chart_svg(points, threads):
            f'attention: one forward + backward, batch 1, d_model 64, 4 heads, {threads} threads</text>']
     panels = [("ms", "time (median)", "milliseconds"), ("peak_bytes", "peak tensor memory", "MiB")]
     for left, (key, title, unit) in zip(PANEL_LEFT, panels):
-        data = {v: series(points, v, key) for v in VARIANTS}
+        data = {v: series(points, v, key) for v in variants}
         p = Panel(left, ts, [y for xy in data.values() for _, y in xy])
         draw_axes(out, p, ts, title, unit)
         legend = []
-        for v in VARIANTS:
+        for v in variants:
             fitted = fit(data[v])
             draw_series(out, p, data[v], COLOURS[v], fitted)
             slope = f"slope {fitted[0]:.2f}" if fitted else "slope n/a"
@@ -250,9 +277,9 @@ def chart_svg(points, threads):
     return "\n".join(out) + "\n"
 
 
-def write_chart(points, threads, out_dir):
+def write_chart(points, threads, variants, out_dir):
     path = os.path.join(out_dir, "attention_cost.svg")
-    svg = chart_svg(points, threads)
+    svg = chart_svg(points, threads, variants)
     ElementTree.fromstring(svg)  # a malformed chart fails here, not in a reader's browser
     with open(path, "w") as f:
         f.write(svg)
@@ -265,22 +292,29 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "repro", "attention"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-t", type=int, default=4096, help="largest T (powers of two from 64)")
+    ap.add_argument("--variants", default="kernel,composite", help="of kernel, composite, local, linear")
     args = ap.parse_args()
+    variants = args.variants.split(",")
     if args.threads < 1 or args.max_t < 64:
         ap.error("--threads must be >= 1 and --max-t >= 64")
+    if not variants or any(v not in LABELS for v in variants):
+        ap.error(f"--variants: each of {', '.join(LABELS)}")
     os.makedirs(args.out, exist_ok=True)
     bench = ensure_bench(args.bench)
 
     print("the cost of attention (the quadratic claim):")
-    points, slopes, checks = run_bench(bench, args.threads, args.max_t, args.out)
-    print_tables(points, slopes, checks, args.max_t)
+    points, slopes, checks = run_bench(bench, args.threads, args.max_t, variants, args.out)
+    if variants == ["kernel", "composite"]:
+        print_tables(points, slopes, checks, args.max_t)
+    else:
+        print_variant_tables(points, slopes, variants)
     # The chart fits its own lines; they must be the bench's, or one of the two fits is wrong.
-    for v in VARIANTS:
+    for v in variants:
         mine = fit(series(points, v, "ms"))
         theirs = slopes.get(v, {}).get("time")
         if mine and theirs is not None and abs(mine[0] - theirs) > 1e-3:
             sys.exit(f"slope mismatch for {v}: the chart's fit {mine[0]:.4f}, the bench's {theirs:.4f}")
-    path = write_chart(points, args.threads, args.out)
+    path = write_chart(points, args.threads, variants, args.out)
     print(f"\nchart: {path}")
     print(f"bench output: {os.path.join(args.out, 'bench_attention.jsonl')}")
     common.print_commands()
