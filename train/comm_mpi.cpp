@@ -57,17 +57,19 @@ class MpiComm : public Comm {
     }
   }
 
-  // Polls so that a missing rank is noticed; the first polls spin, because a step's collectives mostly finish
-  // within microseconds, then the polls sleep so a waiting rank leaves its core to the others.
+  // Polls so that a missing rank is noticed. A nonblocking collective advances only inside MPI calls, so the
+  // polls spin for the first second (a step's collectives finish well within it); a rank still waiting after
+  // that (another rank writes a checkpoint) sleeps between polls and leaves its core to the others.
   void wait(MPI_Request& req, const char* what) {
     auto start = std::chrono::steady_clock::now();
+    double waited = 0.0;
     for (int64_t polls = 0;; ++polls) {
       int done = 0;
       MPI_Test(&req, &done, MPI_STATUS_IGNORE);
       if (done) return;
-      if (polls > 10000) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (waited > 1.0) std::this_thread::sleep_for(std::chrono::microseconds(200));
       if ((polls & 255) == 0) {
-        double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (waited > timeout_s_) {
           std::fprintf(stderr,
                        "qkv: error: rank %d waited %.0f s in %s for the other ranks (train.comm_timeout): one of "
