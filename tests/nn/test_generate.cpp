@@ -36,7 +36,10 @@ TEST_CASE("generate: gpt with a KV cache samples the same tokens as recomputatio
                                                             {Positions::Rope, AttentionKind::Full},
                                                             {Positions::Learned, AttentionKind::Local},
                                                             {Positions::Rope, AttentionKind::Linear}};
-  for (auto [pos, kind] : variants) {
+  for (const auto& variant : variants) {
+    // Not a structured binding: doctest's CAPTURE makes a lambda, which clang 14 refuses for bindings.
+    const Positions pos = variant.first;
+    const AttentionKind kind = variant.second;
     CAPTURE(static_cast<int>(kind));
     ModelConfig c = tiny_config(ModelKind::Gpt);
     c.positions = pos;
