@@ -5,6 +5,7 @@
 
 #include "core/threads.h"
 #include "train/metrics.h"
+#include "train/optim.h"
 
 namespace qkv {
 
@@ -47,14 +48,7 @@ void GradientSync::broadcast_parameters() {
 
 void GradientSync::sum_gradients(float scale) {
   if (comm_.size() == 1) {
-    for (Tensor& p : params_) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      float* v = g.data();
-      int64_t n = g.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
-      for (int64_t i = 0; i < n; ++i) v[i] *= scale;
-    }
+    scale_gradients(params_, scale);
     return;
   }
   pack(true);

@@ -230,7 +230,11 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
   }
   float norm = static_cast<float>(std::sqrt(total));
   if (!std::isfinite(norm) || !(max_norm > 0.0f) || !(norm > max_norm)) return norm;
-  float scale = static_cast<float>(static_cast<double>(max_norm) / (std::sqrt(total) + 1e-6));
+  scale_gradients(params, static_cast<float>(static_cast<double>(max_norm) / (std::sqrt(total) + 1e-6)));
+  return norm;
+}
+
+void scale_gradients(const std::vector<Tensor>& params, float scale) {
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
@@ -239,7 +243,6 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
 #pragma omp parallel for if (n >= kGrain) schedule(static)
     for (int64_t i = 0; i < n; ++i) pg[i] *= scale;
   }
-  return norm;
 }
 
 }  // namespace qkv

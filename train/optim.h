@@ -74,4 +74,7 @@ class Optimizer {
 // a gradient are ignored. The norm's bits do not depend on the thread count.
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm);
 
+// Multiplies every defined gradient by `scale`, in place (tensors without a gradient are skipped).
+void scale_gradients(const std::vector<Tensor>& params, float scale);
+
 }  // namespace qkv

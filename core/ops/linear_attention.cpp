@@ -57,6 +57,12 @@ struct LinearPair {
   int64_t ldq, ldk, ldv;
   const uint8_t* pad;  // [Tk] or null
   bool hidden(int64_t j) const { return pad && pad[j]; }
+  // S += phi(k_j) v_j^T and z += phi(k_j), unless key j is padding; f is scratch of hs floats.
+  void add_key_to(int64_t j, float* S, float* z, float* f, int64_t hs) const {
+    if (hidden(j)) return;
+    phi_row(k + j * ldk, f, hs);
+    add_key(S, z, f, v + j * ldv, hs);
+  }
 };
 
 LinearPair pair_of(int64_t pair, const HeadDims& d, const Heads& q, const Heads& k, const Heads& v,
@@ -115,11 +121,7 @@ Tensor linear_attention(const Heads& q, const Heads& k, const Heads& v, int64_t 
       std::copy_n(state->s.data() + pair * hs * hs, hs * hs, S.data());
       std::copy_n(state->z.data() + pair * hs, hs, z.data());
     }
-    auto add = [&](int64_t j) {
-      if (p.hidden(j)) return;
-      phi_row(p.k + j * p.ldk, f.data(), hs);
-      add_key(S.data(), z.data(), f.data(), p.v + j * p.ldv, hs);
-    };
+    auto add = [&](int64_t j) { p.add_key_to(j, S.data(), z.data(), f.data(), hs); };
     if (!causal)
       for (int64_t j = 0; j < d.Tk; ++j) add(j);
     float* O = out.data() + (pair / d.NH) * d.Tq * d.width + (pair % d.NH) * hs;
@@ -153,11 +155,7 @@ Tensor linear_attention(const Heads& q, const Heads& k, const Heads& v, int64_t 
         const float* dO = dout.data() + b * d.Tq * d.width + h * n;
         std::vector<float> S(n * n, 0.0f), z(n, 0.0f), f(n), o(n), G(n * n, 0.0f), g(n, 0.0f);
         std::vector<float> dn(d.Tq * n), dd(d.Tq);
-        auto add = [&](int64_t j) {
-          if (p.hidden(j)) return;
-          phi_row(p.k + j * p.ldk, f.data(), n);
-          add_key(S.data(), z.data(), f.data(), p.v + j * p.ldv, n);
-        };
+        auto add = [&](int64_t j) { p.add_key_to(j, S.data(), z.data(), f.data(), n); };
         // Query i's share of G and g.
         auto add_query = [&](int64_t i) {
           phi_row(p.q + i * p.ldq, f.data(), n);
