@@ -11,6 +11,10 @@ namespace qkv {
 // what makes dropout masks independent of thread scheduling.
 std::array<uint32_t, 4> philox(uint64_t key, uint64_t counter_hi, uint64_t counter_lo);
 
+// Words w[first, first + n) of the (key, counter_hi) stream, where w[i] = philox(key, counter_hi, i / 4)[i % 4],
+// into out[0, n): many counters at once, in a loop the compiler vectorises (dropout masks are made this way).
+void philox_words(uint64_t key, uint64_t counter_hi, uint64_t first, int64_t n, uint32_t* out);
+
 // Maps a random word to a float in [0, 1) using its top 24 bits.
 inline float to_unit_float(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }
 

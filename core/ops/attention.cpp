@@ -20,6 +20,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/fast_math.h"
+#include "core/ops/dropout.h"
 #include "core/ops/matmul.h"
 #include "core/profile.h"
 #include "core/rng.h"
@@ -83,12 +84,7 @@ Pair pair_of(int64_t pair, const Dims& d, const Heads& q, const Heads& k, const 
 // dst[e] = src[e] / (1 - p), or 0 where the dropout mask of element `flat + e` drops it. The mask is a pure
 // function of (seed, stream, element), so forward and backward draw the same one on any thread.
 void apply_dropout(const AttentionOptions& o, int64_t flat, const float* src, float* dst, int64_t n, float keep) {
-  for (int64_t e = 0; e < n;) {
-    uint64_t f = static_cast<uint64_t>(flat + e);
-    auto r = philox(o.seed, o.stream, f / 4);
-    for (uint64_t lane = f % 4; lane < 4 && e < n; ++lane, ++e)
-      dst[e] = to_unit_float(r[lane]) < o.dropout ? 0.0f : src[e] * keep;
-  }
+  apply_dropout_mask(o.dropout, keep, o.seed, o.stream, static_cast<uint64_t>(flat), src, dst, n);
 }
 
 // One query's probabilities from its raw scores row[0, keys): scaled, masked (keys outside [first, limit);
@@ -113,9 +109,7 @@ void probabilities(float* full_row, int64_t keys, int64_t first, int64_t limit, 
   float m = row_max(row, limit);
   float lse = lse_in ? *lse_in : INFINITY;
   if (!lse_in && m != -INFINITY) {
-    double z = 0.0;
-#pragma omp simd reduction(+ : z)
-    for (int64_t j = 0; j < limit; ++j) z += (row[j] = fast_exp(row[j] - m));  // exp(-inf) = 0 for padding
+    double z = exp_shifted(row, m, row, limit);  // exp(-inf) = 0 for padding
     float inv = static_cast<float>(1.0 / z);
 #pragma omp simd
     for (int64_t j = 0; j < limit; ++j) row[j] *= inv;

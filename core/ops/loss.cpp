@@ -42,12 +42,9 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
   for (int64_t i = 0; i < N; ++i) {
     const float* zr = z + i * V;
     float m = row_max(zr, V);
-    double s = 0.0, zsum = 0.0;
-#pragma omp simd reduction(+ : s, zsum)
-    for (int64_t v = 0; v < V; ++v) {
-      s += fast_exp(zr[v] - m);
-      zsum += zr[v];
-    }
+    double s = sum_exp_shifted(zr, m, V), zsum = 0.0;
+#pragma omp simd reduction(+ : zsum)
+    for (int64_t v = 0; v < V; ++v) zsum += zr[v];
     plse[i] = m + static_cast<float>(std::log(s));
     if (t[i] != ignore_index) row_loss[i] = plse[i] - (1.0 - eps) * zr[t[i]] - eps * zsum / static_cast<double>(V);
   }

@@ -22,10 +22,8 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_sp
     float m = -INFINITY;
     for (int64_t j = 0; j < n; ++j) m = std::max(m, xr[j]);
     if (m == -INFINITY) m = 0.0f;  // a fully masked row: avoid inf - inf
-    // e^(x - m) goes into y first; the sum's order is fixed by the vector width, not by the thread count.
-    double z = 0.0;
-#pragma omp simd reduction(+ : z)
-    for (int64_t j = 0; j < n; ++j) z += (yr[j] = fast_exp(xr[j] - m));
+    // e^(x - m) goes into y first.
+    double z = exp_shifted(xr, m, yr, n);
     if (log_space) {
       float log_z = m + static_cast<float>(std::log(z));
       for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - log_z;

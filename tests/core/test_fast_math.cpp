@@ -32,3 +32,22 @@ TEST_CASE("fast_math: row_max equals std::max_element for every length and posit
   CHECK(row_max(negative.data(), 3) == -1.0f);
   CHECK(row_max(negative.data(), 0) == -INFINITY);
 }
+
+TEST_CASE("fast_math: exp_shifted and sum_exp_shifted equal plain loops, across the chunk boundaries") {
+  for (int64_t n : {0, 1, 7, 511, 512, 513, 2000}) {
+    CAPTURE(n);
+    std::vector<float> x(n), y(n);
+    double want = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = static_cast<float>((i * 37) % 101) * 0.1f - 5.0f;
+      want += fast_exp(x[i] - 2.0f);
+    }
+    double sum = exp_shifted(x.data(), 2.0f, y.data(), n);
+    CHECK(sum == doctest::Approx(want).epsilon(1e-12));
+    CHECK(sum_exp_shifted(x.data(), 2.0f, n) == doctest::Approx(want).epsilon(1e-12));
+    for (int64_t i = 0; i < n; ++i) CHECK(y[i] == fast_exp(x[i] - 2.0f));
+  }
+  std::vector<float> masked{-INFINITY, 0.0f};  // a padding score contributes exactly 0
+  CHECK(exp_shifted(masked.data(), 0.0f, masked.data(), 2) == 1.0);
+  CHECK(masked[0] == 0.0f);
+}

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/ops.h"
+#include "core/rng.h"
 
 using namespace qkv;
 
@@ -153,6 +154,16 @@ TEST_CASE("ops: dropout keeps 1-p of the values, scaled, with a mask named by it
   CHECK(dropout(x, 0.0f, 7, 3).data() == x.data());
   CHECK(sum(dropout(x, 1.0f, 7, 3)).item() == 0.0f);
   CHECK_THROWS_WITH_AS(dropout(x, 1.5f, 7, 3), doctest::Contains("probability 1.5"), Error);
+  // The documented mask: element i is dropped when philox(seed, stream, i / 4)[i % 4] falls below p.
+  std::vector<float> v = y.to_vector();
+  int64_t wrong = 0;
+  for (uint64_t i = 0; i < v.size(); ++i)
+    wrong += (v[i] == 0.0f) != (to_unit_float(philox(7, 3, i / 4)[i % 4]) < 0.25f);
+  CHECK(wrong == 0);
+  // Attention's mask on a range [first, first + n) is the same stream: a part of the whole tensor's mask.
+  std::vector<float> part(1000, 2.0f);
+  apply_dropout_mask(0.25f, 1 / 0.75f, 7, 3, 4097, part.data(), part.data(), 1000);
+  for (int64_t e = 0; e < 1000; ++e) CHECK(part[e] == (v[4097 + e] == 0.0f ? 0.0f : 2.0f / 0.75f));
 }
 
 TEST_CASE("ops: layernorm normalises each row") {
