@@ -2,11 +2,13 @@
 """Reproduction 3: English to German on the Ding sentence pairs (configs/seq2seq-de-en.json), qkv beside the
 PyTorch reference trained with the same recipe, scored with corpus BLEU-4 (13a) against sacrebleu.
 
-    /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--qkv build/qkv] [--out out/repro/de-en]
-                                            [--no-reference] [--no-qkv] [--threads N]
+    /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--seeds 1337,1338] [--qkv build/qkv]
+                                            [--out out/repro/de-en] [--no-reference] [--no-qkv] [--threads N]
 
-The full run is a fixed budget of 8,000 steps of batch 64 for each model: hours on 2 cores. `--steps 50` is a
-smoke test of the whole pipeline.
+The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. `--steps 50
+--seeds 1` is a smoke test of the whole pipeline. BLEU on 500 short sentences from one training run is a noisy
+estimate, so the verdict is on the mean over the seeds, as in gpt_baby.py; every seed's figures are printed
+beside the mean.
 
 1. data/de-en.tsv (english<TAB>german, in the dictionary's order) is shuffled with a fixed seed and cut into
    500 held-out test pairs, 500 dev pairs (qkv's periodic validation) and the rest for training.
@@ -16,10 +18,11 @@ smoke test of the whole pipeline.
    same tokens: the shared BPE vocabulary is the one qkv learns from the training file (taken from `qkv init`,
    written as a .tok file, used through `qkv tokenizer encode`), its epochs are length-bucketed batches as qkv's
    (pools of 100 batches sorted by length, batch order shuffled), from a torch.Generator. Its weights go through
-   `qkv import`, so both models are decoded by the same `qkv translate` (greedy, and --beam 4).
+   `qkv import`, so both models are decoded by the same `qkv translate` (greedy, and --beam 4). Each seed
+   trains both models in OUT/seed-S: it sets qkv's train.seed and the reference's torch seed and batch order.
 4. BLEU-4 over 13a tokens (scripts/repro/bleu13a.py) of the detokenized outputs against the German references;
    sacrebleu (PyPI, for the default `python3`; installed with `python3 -m pip install sacrebleu` when missing)
-   scores the same files, and the two must agree to 0.1. Passes when qkv is within 1.0 BLEU of the reference.
+   scores the same files, and the two must agree to 0.1. Passes when qkv's mean is within 1.0 BLEU of the reference's.
 """
 import argparse
 import json
@@ -153,6 +156,25 @@ def ensure_sacrebleu():
     return subprocess.run(["python3", "-m", "pip", "install", "--quiet", "sacrebleu"]).returncode == 0
 
 
+def score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu):
+    """{(who, beam): (our BLEU, sacrebleu's or None, its version)} for one seed's checkpoints."""
+    src_text = "\n".join(test_src) + "\n"
+    scores = {}
+    for who, ckpt in ckpts.items():
+        for beam in beams:
+            out, _ = common.run([qkv, "translate", ckpt, "--beam", str(beam)], stdin=(src_file, src_text))
+            hyps = out.split("\n")[: len(test_src)]
+            hyp_file = os.path.join(seed_dir, f"test.{who}.beam{beam}.de")
+            with open(hyp_file, "w", encoding="utf-8") as f:
+                f.write("\n".join(hyps) + "\n")
+            ours, _ = bleu13a.corpus_bleu(hyps, test_ref)
+            sb, version = sacrebleu_score(hyp_file, ref_file) if have_sacrebleu else (None, None)
+            scores[(who, beam)] = (ours, sb, version)
+            print(f"  {os.path.basename(seed_dir)}, {who}, beam {beam}: BLEU {ours:.2f} (sacrebleu {fmt(sb, 2)}), "
+                  f"e.g. {test_src[0]!r} -> {hyps[0]!r}", flush=True)
+    return scores
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qkv", default=common.default_qkv())
@@ -161,19 +183,22 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "repro", "de-en"))
     ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--seeds", default="1337,1338", help="comma-separated; each seed trains both models in OUT/seed-S")
     ap.add_argument("--test", type=int, default=500, help="held-out test pairs")
     ap.add_argument("--dev", type=int, default=500, help="pairs for qkv's periodic validation")
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--no-reference", action="store_true")
-    ap.add_argument("--no-qkv", action="store_true", help="skip qkv's training (reuse OUT/qkv/ckpt.qkv if present)")
+    ap.add_argument("--no-qkv", action="store_true", help="skip qkv's training (reuse OUT/seed-S/qkv/ckpt.qkv)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     ap.add_argument("--qkv-threads", type=int, help="qkv's train.threads (default: the config's)")
     ap.add_argument("--score-only", action="store_true",
-                    help="train nothing: score OUT/qkv/ckpt.qkv and OUT/ref/reference.qkv (after two runs side by "
-                         "side, one with --no-reference, one with --no-qkv)")
+                    help="train nothing: score OUT/seed-S/qkv/ckpt.qkv and OUT/seed-S/ref/reference.qkv (after runs "
+                         "side by side, one with --no-reference, one with --no-qkv)")
     args = ap.parse_args()
     qkv = common.check_qkv(args.qkv)
+    seeds = [int(x) for x in args.seeds.split(",") if x]
+    if not seeds:
+        sys.exit("--seeds: give at least one seed")
     if not os.path.exists(args.data):
         sys.exit(f"{args.data}: missing (run scripts/get_corpus.sh)")
     os.chdir(ROOT)
@@ -183,33 +208,7 @@ def main():
         torch.set_num_threads(args.threads)
     files, test_src, test_ref = split_pairs(args.data, args.out, args.test, args.dev)
     print(f"de-en: {args.data} -> {args.test} test, {args.dev} dev and the rest training pairs in {args.out}; "
-          f"{args.steps} steps of batch {args.batch}")
-    overrides = ["data.train=" + files["train"], "data.val=" + files["dev"], f"train.batch_size={args.batch}",
-                 f"train.max_steps={args.steps}", f"train.seed={args.seed}",
-                 f"train.eval_interval={min(1000, args.steps)}", f"train.ckpt_interval={min(500, args.steps)}"]
-    if args.qkv_threads:
-        overrides.append(f"train.threads={args.qkv_threads}")
-    config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(args.out, "init"))
-    config_file = os.path.join(args.out, "resolved-config.json")
-    with open(config_file, "w") as f:
-        json.dump(config, f, indent=1)
-
-    ckpts, seconds = {}, {}
-    qkv_dir = os.path.join(args.out, "qkv")
-    if not args.no_qkv and not args.score_only:
-        seconds["qkv"] = common.train(qkv, args.config, overrides, qkv_dir, "qkv train")
-    if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
-        ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
-    ref_ckpt = os.path.join(args.out, "ref", "reference.qkv")
-    if args.score_only:
-        if os.path.exists(ref_ckpt):
-            ckpts["reference"] = ref_ckpt
-    elif torch is not None:
-        print(f"  PyTorch reference ({torch.get_num_threads()} threads):", flush=True)
-        ckpts["reference"], seconds["reference"] = train_reference(
-            qkv, config, config_file, init_ckpt, files["train"], args.steps, args.seed, os.path.join(args.out, "ref"),
-            torch)
-
+          f"{args.steps} steps of batch {args.batch}; seeds {seeds}")
     src_file = os.path.join(args.out, "test.en")
     ref_file = os.path.join(args.out, "test.de")
     with open(src_file, "w", encoding="utf-8") as f:
@@ -217,46 +216,78 @@ def main():
     with open(ref_file, "w", encoding="utf-8") as f:
         f.write("\n".join(test_ref) + "\n")
     have_sacrebleu = ensure_sacrebleu()
-    scores, agree = {}, []
-    for who, ckpt in ckpts.items():
-        for beam in (1, args.beam):
-            start = time.time()
-            out, _ = common.run([qkv, "translate", ckpt, "--beam", str(beam)], stdin=(src_file, "\n".join(test_src) + "\n"))
-            hyps = out.split("\n")[: len(test_src)]
-            hyp_file = os.path.join(args.out, f"test.{who}.beam{beam}.de")
-            with open(hyp_file, "w", encoding="utf-8") as f:
-                f.write("\n".join(hyps) + "\n")
-            ours, _ = bleu13a.corpus_bleu(hyps, test_ref)
-            sb, version = sacrebleu_score(hyp_file, ref_file) if have_sacrebleu else (None, None)
-            scores[(who, beam)] = (ours, sb, time.time() - start)
-            if sb is not None:
-                agree.append((who, beam, ours, sb))
-            print(f"  {who}, beam {beam}: BLEU {ours:.2f} (sacrebleu {fmt(sb, 2)}), e.g. {test_src[0]!r} -> {hyps[0]!r}")
+    beams = (1, args.beam)
 
-    cell = lambda who, beam: fmt(scores[(who, beam)][0], 2) if (who, beam) in scores else "not run"
-    rows = [["BLEU-4 (13a), greedy", "", cell("reference", 1), cell("qkv", 1)],
-            [f"BLEU-4 (13a), beam {args.beam}", "", cell("reference", args.beam), cell("qkv", args.beam)]]
-    for who in ("reference", "qkv"):
-        for beam in (1, args.beam):
-            if (who, beam) in scores and scores[(who, beam)][1] is not None:
-                ours, sb, _ = scores[(who, beam)]
-                rows.append([f"  sacrebleu {version} on the same {who} outputs, beam {beam}", "",
-                             fmt(sb, 2) if who == "reference" else "", fmt(sb, 2) if who == "qkv" else ""])
-    rows.append(["training wall time", "", f"{seconds['reference']:.0f} s" if "reference" in seconds else "not run",
-                 f"{seconds['qkv']:.0f} s" if "qkv" in seconds else ("reused" if "qkv" in ckpts else "not run")])
+    scores, seconds = {}, {}  # scores[seed][(who, beam)], seconds[(seed, who)]
+    for seed in seeds:
+        seed_dir = os.path.join(args.out, f"seed-{seed}")
+        overrides = ["data.train=" + files["train"], "data.val=" + files["dev"], f"train.batch_size={args.batch}",
+                     f"train.max_steps={args.steps}", f"train.seed={seed}",
+                     f"train.eval_interval={min(1000, args.steps)}", f"train.ckpt_interval={min(500, args.steps)}"]
+        if args.qkv_threads:
+            overrides.append(f"train.threads={args.qkv_threads}")
+        config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(seed_dir, "init"))
+        config_file = os.path.join(seed_dir, "resolved-config.json")
+        with open(config_file, "w") as f:
+            json.dump(config, f, indent=1)
+        ckpts = {}
+        qkv_dir = os.path.join(seed_dir, "qkv")
+        if not args.no_qkv and not args.score_only:
+            seconds[(seed, "qkv")] = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})")
+        if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
+            ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
+        ref_ckpt = os.path.join(seed_dir, "ref", "reference.qkv")
+        if args.score_only:
+            if os.path.exists(ref_ckpt):
+                ckpts["reference"] = ref_ckpt
+        elif torch is not None:
+            print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
+            ckpts["reference"], seconds[(seed, "reference")] = train_reference(
+                qkv, config, config_file, init_ckpt, files["train"], args.steps, seed, os.path.join(seed_dir, "ref"),
+                torch)
+        scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu)
+
+    def bleu(seed, who, beam):
+        return scores[seed][(who, beam)][0] if (who, beam) in scores[seed] else None
+
+    def mean(who, beam):
+        got = [bleu(s, who, beam) for s in seeds]
+        return None if None in got else sum(got) / len(got)
+
+    rows = []
+    for beam in beams:
+        name = "greedy" if beam == 1 else f"beam {beam}"
+        for seed in seeds:
+            rows.append([f"BLEU-4 (13a), {name}, seed {seed}", "", fmt(bleu(seed, "reference", beam), 2),
+                         fmt(bleu(seed, "qkv", beam), 2)])
+        if len(seeds) > 1:
+            rows.append([f"BLEU-4 (13a), {name}, mean of {len(seeds)} seeds", "", fmt(mean("reference", beam), 2),
+                         fmt(mean("qkv", beam), 2)])
+    agree = [(seed, who, beam, ours, sb) for seed in seeds for (who, beam), (ours, sb, _) in scores[seed].items()
+             if sb is not None]
+    versions = {v for seed in seeds for (_, _, v) in scores[seed].values() if v}
+    if agree:
+        worst = max(abs(ours - sb) for *_, ours, sb in agree)
+        rows.append([f"  largest difference from sacrebleu {', '.join(sorted(versions))} over {len(agree)} output files", "",
+                     "", f"{worst:.3f}"])
+    for seed in seeds:
+        rows.append([f"training wall time, seed {seed}",
+                     "", f"{seconds[(seed, 'reference')]:.0f} s" if (seed, "reference") in seconds else "reused",
+                     f"{seconds[(seed, 'qkv')]:.0f} s" if (seed, "qkv") in seconds else "reused"])
     common.table(f"English -> German, Ding pairs ({args.test} held out; {args.steps} steps of batch {args.batch}; "
                  "no published figure: the target is the PyTorch reference)", rows)
     common.print_commands()
     ok = True
-    for who, beam, ours, sb in agree:
-        ok &= common.verdict(f"BLEU agrees with sacrebleu ({who}, beam {beam})", abs(ours - sb) <= 0.1,
+    for seed, who, beam, ours, sb in agree:
+        ok &= common.verdict(f"BLEU agrees with sacrebleu (seed {seed}, {who}, beam {beam})", abs(ours - sb) <= 0.1,
                              f"{ours:.3f} vs {sb:.3f}")
     if not have_sacrebleu:
         print("sacrebleu unavailable for python3: the agreement check did not run")
-    for beam in (1, args.beam):
-        if ("qkv", beam) in scores and ("reference", beam) in scores:
-            q, r = scores[("qkv", beam)][0], scores[("reference", beam)][0]
-            ok &= common.verdict(f"qkv within 1.0 BLEU of the reference (beam {beam})", abs(q - r) <= 1.0,
+    what = "seed" if len(seeds) == 1 else f"mean of {len(seeds)} seeds"
+    for beam in beams:
+        q, r = mean("qkv", beam), mean("reference", beam)
+        if q is not None and r is not None:
+            ok &= common.verdict(f"qkv within 1.0 BLEU of the reference (beam {beam}, {what})", abs(q - r) <= 1.0,
                                  f"{q:.2f} vs {r:.2f}")
     return 0 if ok else 1
 
