@@ -35,8 +35,8 @@ std::array<uint32_t, 4> philox(uint64_t key, uint64_t counter_hi, uint64_t count
 }
 
 void philox_words(uint64_t key, uint64_t counter_hi, uint64_t first, int64_t n, uint32_t* out) {
-  // Whole counters go through a vectorised loop into a stack buffer; the partial ones at either end are
-  // copied word by word.
+  // Up to kCounters counters at a time go through the vectorised loop into a stack buffer; the words asked for
+  // are copied out of it (the first and last counter may be only partly wanted).
   constexpr int64_t kCounters = 64;
   uint32_t words[4 * kCounters];
   uint64_t at = first, end = first + static_cast<uint64_t>(n);
