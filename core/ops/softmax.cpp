@@ -19,8 +19,7 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_sp
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, xr[j]);
+    float m = row_max(xr, n);
     if (m == -INFINITY) m = 0.0f;  // a fully masked row: avoid inf - inf
     // e^(x - m) goes into y first.
     double z = exp_shifted(xr, m, yr, n);
