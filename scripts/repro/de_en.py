@@ -226,10 +226,6 @@ def main():
                      f"train.eval_interval={min(1000, args.steps)}", f"train.ckpt_interval={min(500, args.steps)}"]
         if args.qkv_threads:
             overrides.append(f"train.threads={args.qkv_threads}")
-        config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(seed_dir, "init"))
-        config_file = os.path.join(seed_dir, "resolved-config.json")
-        with open(config_file, "w") as f:
-            json.dump(config, f, indent=1)
         ckpts = {}
         qkv_dir = os.path.join(seed_dir, "qkv")
         if not args.no_qkv and not args.score_only:
@@ -241,6 +237,11 @@ def main():
             if os.path.exists(ref_ckpt):
                 ckpts["reference"] = ref_ckpt
         elif torch is not None:
+            # Only the reference needs the resolved config and `qkv init`'s tokenizer (qkv's training learns its own).
+            config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(seed_dir, "init"))
+            config_file = os.path.join(seed_dir, "resolved-config.json")
+            with open(config_file, "w") as f:
+                json.dump(config, f, indent=1)
             print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
             ckpts["reference"], seconds[(seed, "reference")] = train_reference(
                 qkv, config, config_file, init_ckpt, files["train"], args.steps, seed, os.path.join(seed_dir, "ref"),
