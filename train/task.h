@@ -31,7 +31,8 @@ struct EvalResult {
 
 // An evaluation's share of one rank, as sums that add up over the ranks (the trainer reduces them).
 struct EvalSums {
-  double loss = 0.0, batches = 0.0;  // the sum of batch mean losses, and how many
+  // The sum of batch mean losses, each weighted by its rows / B (1 for a full batch), and the sum of the weights.
+  double loss = 0.0, batches = 0.0;
   double right = 0.0, seen = 0.0;    // classification
   bool has_bleu = false;             // seq2seq val
   BleuStats bleu;

@@ -1,5 +1,7 @@
 // Sequence classification (Encoder with a classification head) from label<TAB>text lines.
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
 
 #include "core/ops.h"
 #include "data/classify_dataset.h"
@@ -10,6 +12,12 @@
 
 namespace qkv {
 namespace {
+
+std::vector<int64_t> rows(int64_t first, int64_t count) {
+  std::vector<int64_t> out(static_cast<size_t>(count));
+  std::iota(out.begin(), out.end(), first);
+  return out;
+}
 
 class ClassifyTask : public TrainTask {
  public:
@@ -52,16 +60,24 @@ class ClassifyTask : public TrainTask {
             {{"inputs", b.inputs}, {"targets", b.labels}, {"padding", mask}}};
   }
 
+  // A val split that fits in `batches` batches is read whole, in order: every evaluation then scores the same
+  // examples, so best.qkv is chosen on the dev set itself rather than on a fresh random draw from it.
   EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) override {
     NoGrad no_grad;
     EvalSums sums;
+    const ClassifyDataset& set = val ? *val_ : *train_;
+    bool whole = val && set.size() <= B * batches;
+    if (whole) batches = (set.size() + B - 1) / B;
     for (int64_t i = 0; i < batches; ++i) {
-      ClassifyBatch b = (val ? *val_ : *train_).sample(B, rng);
+      ClassifyBatch b = whole ? set.batch(rows(i * B, std::min(B, set.size() - i * B))) : set.sample(B, rng);
       if (!shard.mine(i)) continue;
       Mask pad = padding_mask(b.inputs, config_.model.pad_id);
       ModelOutput out = model_.encoder->classify(b.inputs, &pad, &b.labels);
-      sums.loss += out.loss.item();
-      sums.batches += 1;
+      // A short last batch counts by its examples, so loss / batches is the mean over examples (weight 1 for a
+      // full batch, exactly).
+      double weight = static_cast<double>(b.labels.numel()) / static_cast<double>(B);
+      sums.loss += out.loss.item() * weight;
+      sums.batches += weight;
       if (!val) continue;
       int64_t K = out.logits.size(1);
       for (int64_t r = 0; r < out.logits.size(0); ++r) {

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "train/checkpoint.h"
+#include "train/model_io.h"
 #include "train/trainer.h"
 
 using namespace qkv;
@@ -171,6 +172,38 @@ TEST_CASE("trainer: init_from keeps the pretrained tokenizer, so a classifier st
   float most = 0.0f;
   for (int64_t i = 0; i < wa.numel(); ++i) most = std::max(most, std::abs(wa.data()[i] - wb.data()[i]));
   CHECK(most < 1e-4f);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trainer: a classification val split that fits in the evaluation batches is read whole, in order") {
+  std::string dir = temp_dir("classify_eval");
+  std::string reviews;
+  for (int i = 0; i < 40; ++i) {  // texts of 1 to 5 words, so batches are padded
+    std::string text;
+    for (int w = 0; w <= i % 5; ++w) text += (i + w) % 3 ? "good " : "bad ";
+    reviews += std::string(i % 2 ? "great\t" : "other\t") + text + "\n";
+  }
+  Config cls = parse_config(json::parse(R"({
+    "model": {"kind": "encoder", "n_layer": 1, "n_head": 2, "d_model": 16, "block_size": 16, "n_classes": 2},
+    "data": {"task": "classify", "tokenizer": "char", "val_fraction": 0.25},
+    "train": {"batch_size": 4, "threads": 1}})"));
+  cls.data.train = write_text(dir, "reviews.tsv", reviews);
+  std::unique_ptr<TrainTask> task = make_task(cls);
+  init_weights(task->model(), 7);
+  task->model().module->eval();
+  auto val = [&](int64_t B, int64_t batches, uint64_t key) {
+    Rng rng(key, 1);
+    return task->evaluate(true, B, batches, rng, Shard{}).result();
+  };
+  // 10 val examples fit in 3 batches of 4: every draw scores all of them, the last batch of 2 counting half.
+  EvalResult a = val(4, 3, 1), b = val(4, 3, 2), singles = val(1, 10, 3);
+  CHECK(a.loss == b.loss);
+  CHECK(a.accuracy == b.accuracy);
+  // The mean over examples: padded batches of 4 give what the examples give one at a time.
+  CHECK(a.loss == doctest::Approx(singles.loss).epsilon(1e-5));
+  CHECK(a.accuracy == singles.accuracy);
+  // 2 batches of 4 cannot hold 10 examples: they are sampled, and another draw scores other examples.
+  CHECK(val(4, 2, 1).loss != val(4, 2, 2).loss);
   std::filesystem::remove_all(dir);
 }
 
