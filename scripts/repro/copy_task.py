@@ -2,7 +2,7 @@
 """Reproduction 2: the Annotated Transformer's copy task.
 
     /usr/bin/python3 scripts/repro/copy_task.py [--qkv build/qkv] [--out out/repro/copy] [--seed 1337]
-                                                [--steps 1200] [--skip-train]
+                                                [--steps 1200] [--skip-train] [--no-reference]
 
 Trains configs/seq2seq-copy.json on data/copy.tsv (scripts/make_copy_data.sh: 32,000 random length-10
 sequences over a-j, so that, as in the original's freshly drawn batches, almost no sequence is seen twice;
@@ -10,12 +10,16 @@ batch 80, Noam schedule with factor 0.5 and warmup 400). The published recipe is
 400 steps; the run stops there (--stop-at, a saved checkpoint), greedy-decodes 1,000 held-out random
 sequences (drawn with another seed, none in the training file) with `qkv translate` and counts the exact
 copies, then resumes the same run to --steps (default 1200: 60 epochs; the Noam rate does not depend on the
-step budget, so the first 400 steps are those of the recipe) and decodes again. Passes when the longer run
-copies >= 99% exactly; the 400-step figure is printed beside it (our task is harder than the original's:
-all 10 symbols are random, where the original fixes the first to 1).
+step budget, so the first 400 steps are those of the recipe) and decodes again. When PyTorch is installed, the
+reference Seq2Seq (seq2seq_reference.py) trains the same recipe on the same training lines, is saved at both
+step counts and is decoded the same way. Passes when qkv's longer run copies >= 99% exactly; the 400-step
+figures are printed beside it (our task is harder than the original's: all 10 symbols are random, where the
+original fixes the first to 1).
 Published (the Annotated Transformer, greedy_decode after training): a correct copy of 1..10.
 """
 import argparse
+import json
+import math
 import os
 import random
 import shutil
@@ -25,6 +29,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import seq2seq_reference  # noqa: E402
 from common import ROOT, fmt  # noqa: E402
 
 HELD_OUT_SEED = 20240601  # not make_copy_data.sh's 20171206
@@ -42,6 +47,35 @@ def held_out(n, train_pairs):
     return out
 
 
+def train_reference(qkv, args, overrides, copy_tsv, recipe, seconds):
+    """The reference's checkpoints {steps: path} after the recipe and after --steps, trained unless --skip-train
+    finds them; {} without PyTorch or with --no-reference."""
+    workdir = os.path.join(args.out, "ref")
+    saved = {recipe: os.path.join(workdir, f"reference-{recipe}.qkv"), args.steps: os.path.join(workdir, "reference.qkv")}
+    if args.skip_train and all(os.path.exists(p) for p in saved.values()):
+        return saved
+    torch = None if args.no_reference else common.torch_or_none()
+    if torch is None:
+        return {}
+    config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(workdir, "init"))
+    config_file = os.path.join(workdir, "resolved-config.json")
+    with open(config_file, "w") as f:
+        json.dump(config, f, indent=1)
+    # The lines qkv trains on: train/task.cpp split_lines puts line i in val when floor((i + 1) f) > floor(i f).
+    f = config["data"]["val_fraction"]
+    with open(copy_tsv) as src:
+        lines = [line for line in src if line.strip()]
+    train_tsv = os.path.join(workdir, "train.tsv")
+    with open(train_tsv, "w") as out:
+        out.writelines(line for i, line in enumerate(lines) if math.floor((i + 1) * f) == math.floor(i * f))
+    print(f"  PyTorch reference ({torch.get_num_threads()} threads):", flush=True)
+    saved, took = seq2seq_reference.train(qkv, config, config_file, init_ckpt, train_tsv, args.steps, args.seed,
+                                          workdir, torch, save_at=(recipe,), log_every=100)
+    for steps, s in took.items():
+        seconds[("reference", steps)] = s
+    return saved
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qkv", default=common.default_qkv())
@@ -50,7 +84,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1337, help="train.seed")
     ap.add_argument("--n", type=int, default=1000, help="held-out sequences")
     ap.add_argument("--steps", type=int, default=1200, help="steps of the longer run (the recipe is 400)")
-    ap.add_argument("--skip-train", action="store_true", help="reuse OUT/ckpt-400.qkv and OUT/ckpt.qkv")
+    ap.add_argument("--skip-train", action="store_true",
+                    help="reuse OUT/ckpt-400.qkv and OUT/ckpt.qkv (and the reference's, when present)")
+    ap.add_argument("--no-reference", action="store_true", help="do not train the PyTorch reference")
     ap.add_argument("--set", action="append", default=[], help="extra qkv --set overrides (smoke tests)")
     args = ap.parse_args()
     qkv = common.check_qkv(args.qkv)
@@ -64,56 +100,72 @@ def main():
     print("copy task (the Annotated Transformer):")
     seconds = {}
     ckpt, ckpt_recipe = os.path.join(args.out, "ckpt.qkv"), os.path.join(args.out, f"ckpt-{recipe}.qkv")
+    overrides = [f"train.seed={args.seed}", "data.train=" + copy_tsv, f"train.max_steps={args.steps}"] + args.set
     if not args.skip_train:
-        overrides = [f"train.seed={args.seed}", "data.train=" + copy_tsv, f"train.max_steps={args.steps}"] + args.set
         os.makedirs(args.out, exist_ok=True)
         cmd = [qkv, "train", args.config] + [x for kv in overrides for x in ("--set", kv)]
         cmd += ["--set", "train.out_dir=" + args.out, "--stop-at", str(recipe)]
         print(f"  qkv train to step {recipe}: {common.show(cmd)}", flush=True)
-        _, seconds[recipe] = common.run(cmd, log=os.path.join(args.out, "train.log"))
+        _, seconds[("qkv", recipe)] = common.run(cmd, log=os.path.join(args.out, "train.log"))
         shutil.copyfile(ckpt, ckpt_recipe)
         cmd = [qkv, "train", "--resume", ckpt]
         print(f"  qkv train, resumed to step {args.steps}: {common.show(cmd)}", flush=True)
         _, rest = common.run(cmd, log=os.path.join(args.out, "train-resumed.log"))
-        seconds[args.steps] = seconds[recipe] + rest
+        seconds[("qkv", args.steps)] = seconds[("qkv", recipe)] + rest
     _, evals = common.metrics(args.out)
+    ckpts = {"qkv": {recipe: ckpt_recipe, args.steps: ckpt}}
+    reference = train_reference(qkv, args, overrides, copy_tsv, recipe, seconds)
+    if reference:
+        ckpts["reference"] = reference
 
     sources = held_out(args.n, train_pairs)
     src_file = os.path.join(args.out, "held-out.src")
     with open(src_file, "w") as f:
         f.write("\n".join(sources) + "\n")
     results = {}
-    for steps, path in ((recipe, ckpt_recipe), (args.steps, ckpt)):
-        start = time.time()
-        out, _ = common.run([qkv, "translate", path], stdin=(src_file, "\n".join(sources) + "\n"))
-        hyps = out.split("\n")[: len(sources)]
-        demo, _ = common.run([qkv, "translate", path], stdin=("<(echo abcdefghij)", "abcdefghij\n"))
-        results[steps] = dict(right=sum(h == s for h, s in zip(hyps, sources)), decode_s=time.time() - start,
-                              wrong=[(s, h) for h, s in zip(hyps, sources) if h != s], demo=demo.strip(),
-                              val=common.eval_at(evals, steps))
+    for who, paths in ckpts.items():
+        for steps, path in paths.items():
+            start = time.time()
+            out, _ = common.run([qkv, "translate", path], stdin=(src_file, "\n".join(sources) + "\n"))
+            hyps = out.split("\n")[: len(sources)]
+            demo, _ = common.run([qkv, "translate", path], stdin=("<(echo abcdefghij)", "abcdefghij\n"))
+            results[(who, steps)] = dict(right=sum(h == s for h, s in zip(hyps, sources)),
+                                         decode_s=time.time() - start, demo=demo.strip(),
+                                         wrong=[(s, h) for h, s in zip(hyps, sources) if h != s])
+
+    def cell(who, steps, what):
+        r = results.get((who, steps))
+        if r is None:
+            return "not run"
+        if what == "val":
+            return fmt(common.eval_at(evals, steps)) if who == "qkv" else ""
+        if what == "demo":
+            return f"abcdefghij -> {r['demo']}"
+        if what == "right":
+            return f"{r['right']}/{len(sources)} ({100 * r['right'] / len(sources):.1f}%)"
+        if what == "wall":
+            return "reused" if (who, steps) not in seconds else f"{seconds[(who, steps)]:.1f} s"
+        return f"{r['decode_s']:.1f} s"
 
     rows = []
-    for steps, r in results.items():
+    for steps in (recipe, args.steps):
         label = f"{steps} steps ({steps // 20} epochs of 20 batches of 80)"
-        wall = "reused" if steps not in seconds else f"{seconds[steps]:.1f} s"
-        rows += [
-            [f"{label}: val loss (5 batches)", "", "not run", fmt(r["val"])],
-            [f"{label}: copy of the ordered sequence", "1..10 -> 1..10 (correct)" if steps == recipe else "",
-             "not run", f"abcdefghij -> {r['demo']}"],
-            [f"{label}: exact copies of {len(sources)} held-out", ">= 99% (target)" if steps == args.steps else "",
-             "not run", f"{r['right']}/{len(sources)} ({100 * r['right'] / len(sources):.1f}%)"],
-            [f"{label}: training wall time (cumulative)", "", "not run", wall],
-            [f"{label}: decoding wall time (1,000 greedy)", "", "not run", f"{r['decode_s']:.1f} s"],
-        ]
+        for what, name, published in (
+                ("val", "val loss (5 batches)", ""),
+                ("demo", "copy of the ordered sequence", "1..10 -> 1..10 (correct)" if steps == recipe else ""),
+                ("right", f"exact copies of {len(sources)} held-out", ">= 99% (target)" if steps == args.steps else ""),
+                ("wall", "training wall time (cumulative)", ""),
+                ("decode", f"decoding wall time ({len(sources)} greedy)", "")):
+            rows.append([f"{label}: {name}", published, cell("reference", steps, what), cell("qkv", steps, what)])
     common.table("copy task: greedy decoding after training", rows)
-    for steps, r in results.items():
+    for (who, steps), r in results.items():
         for s_, h in r["wrong"][:3]:
-            print(f"  wrong after {steps} steps: {s_} -> {h}")
+            print(f"  {who} wrong after {steps} steps: {s_} -> {h}")
     common.print_commands()
-    acc = results[args.steps]["right"] / len(sources)
+    acc = results[("qkv", args.steps)]["right"] / len(sources)
     ok = common.verdict("copy task", acc >= 0.99,
                         f"{100 * acc:.1f}% exact copies after {args.steps} steps (need >= 99%); "
-                        f"{100 * results[recipe]['right'] / len(sources):.1f}% after the recipe's {recipe}")
+                        f"{100 * results[('qkv', recipe)]['right'] / len(sources):.1f}% after the recipe's {recipe}")
     return 0 if ok else 1
 
 

@@ -30,12 +30,12 @@ import os
 import random
 import subprocess
 import sys
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bleu13a  # noqa: E402
 import common  # noqa: E402
+import seq2seq_reference  # noqa: E402
 from common import ROOT, fmt  # noqa: E402
 
 SPLIT_SEED = 20240601
@@ -54,85 +54,6 @@ def split_pairs(path, out_dir, n_test, n_dev):
             f.write("".join(lines[i] + "\n" for i in idx))
     test = [lines[i].split("\t", 1) for i in parts["test"]]
     return files, [s for s, _ in test], [t for _, t in test]
-
-
-def encode(qkv, tok, lines):
-    out, _ = common.run([qkv, "tokenizer", "encode", tok], stdin=(f"({len(lines)} lines)", "\n".join(lines) + "\n"))
-    rows = out.split("\n")[: len(lines)]
-    return [[int(x) for x in r.split()] for r in rows]
-
-
-def train_reference(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch):
-    from reference import models, safetensors_io, train_ref
-    os.makedirs(workdir, exist_ok=True)
-    weights = os.path.join(workdir, "init.safetensors")
-    common.run([qkv, "export", init_ckpt, "--out", weights])
-    _, meta = safetensors_io.read(weights)
-    tok_file = os.path.join(workdir, "shared.tok")
-    common.write_tok(meta["qkv.tokenizer"], tok_file)
-    # models.Tokenizer (and so models.from_config) decodes every token as UTF-8, which byte-level BPE tokens are
-    # not: read the vocabulary here.
-    tj = json.loads(meta["qkv.tokenizer"])
-    tokens, specials = [bytes.fromhex(t) for t in tj["tokens"]], tj["specials"]
-    pad, bos, eos = specials["PAD"], specials["BOS"], specials["EOS"]
-    with open(train_tsv, encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t", 1) for line in f if line.strip()]
-    src, tgt = encode(qkv, tok_file, [r[0] for r in rows]), encode(qkv, tok_file, [r[1] for r in rows])
-    check = b"".join(tokens[i] for i in src[0]).decode("utf-8")
-    if check != rows[0][0]:
-        sys.exit(f"tokenizer round trip failed: {rows[0][0]!r} -> {check!r}")
-    m = config["model"]
-    max_len = config["data"]["max_len"] or m["block_size"]
-    pairs = [(s, t) for s, t in zip(src, tgt) if len(s) <= max_len and len(t) + 1 <= max_len]
-    print(f"  reference: {len(pairs)} training pairs ({len(rows) - len(pairs)} longer than {max_len} dropped), "
-          f"vocabulary {len(tokens)}", flush=True)
-
-    torch.manual_seed(seed)
-    model = models.Seq2Seq(models.ModelConfig(**dict(m, vocab_size=len(tokens)), pad_id=pad, task="seq2seq",
-                                              label_smoothing=config["optim"]["label_smoothing"]))
-    with torch.no_grad():  # Xavier-uniform for every matrix; biases 0 and LayerNorm weights 1 stay
-        for p in model.parameters():
-            if p.dim() >= 2:
-                torch.nn.init.xavier_uniform_(p)
-    optimizer = train_ref.make_optimizer(model, config["optim"])
-    g = torch.Generator().manual_seed(seed)
-    B = config["train"]["batch_size"]
-
-    def epoch():  # qkv's ParallelDataset::epoch: shuffle, pools of 100 B sorted by lengths, batches shuffled
-        order = torch.randperm(len(pairs), generator=g).tolist()
-        batches = []
-        for p in range(0, len(order), 100 * B):
-            pool = sorted(order[p:p + 100 * B], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
-            batches += [pool[i:i + B] for i in range(0, len(pool), B)]
-        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
-
-    def tensors(idx):
-        def padded(seqs):
-            T = max(len(s) for s in seqs)
-            return torch.tensor([s + [pad] * (T - len(s)) for s in seqs])
-        return (padded([pairs[i][0] for i in idx]), padded([[bos] + pairs[i][1] for i in idx]),
-                padded([pairs[i][1] + [eos] for i in idx]))
-
-    def loss_of(model_, b):
-        return model_(*b)[1]
-
-    model.train()
-    batches, start, window = [], time.time(), []
-    for step in range(1, steps + 1):
-        if not batches:
-            batches = epoch()
-        loss, lr, _ = train_ref.train_step(model, optimizer, config, step, [tensors(batches.pop())], loss_of)
-        window.append(loss)
-        if step % 500 == 0 or step == steps:
-            print(f"    reference step {step}/{steps}: loss {sum(window) / len(window):.4f} (mean of the last "
-                  f"{len(window)}), lr {lr:.2e}, {time.time() - start:.0f} s", flush=True)
-            window = []
-    seconds = time.time() - start
-    out = os.path.join(workdir, "reference.safetensors")
-    safetensors_io.write(out, {k: v.detach().numpy() for k, v in model.state_dict().items()})
-    ckpt = os.path.join(workdir, "reference.qkv")
-    common.run([qkv, "import", out, "--config", config_file, "--out", ckpt])
-    return ckpt, seconds
 
 
 def sacrebleu_score(hyp_file, ref_file):
@@ -243,9 +164,9 @@ def main():
             with open(config_file, "w") as f:
                 json.dump(config, f, indent=1)
             print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
-            ckpts["reference"], seconds[(seed, "reference")] = train_reference(
-                qkv, config, config_file, init_ckpt, files["train"], args.steps, seed, os.path.join(seed_dir, "ref"),
-                torch)
+            saved, took = seq2seq_reference.train(qkv, config, config_file, init_ckpt, files["train"], args.steps,
+                                                  seed, os.path.join(seed_dir, "ref"), torch)
+            ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
         scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu)
 
     def bleu(seed, who, beam):

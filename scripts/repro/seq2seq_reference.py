@@ -1,0 +1,105 @@
+"""The PyTorch reference Seq2Seq (scripts/reference) trained on a qkv seq2seq config's recipe, for the
+reproductions that put it beside qkv (de_en.py, copy_task.py).
+
+The tokens are qkv's: the tokenizer comes from `qkv init` of the same config and encodes through
+`qkv tokenizer encode`. Initialisation is Xavier-uniform for every matrix, as qkv's Seq2Seq and the Annotated
+Transformer. An epoch is qkv's ParallelDataset::epoch, drawn from a torch.Generator: shuffle, sort pools of
+100 batches by length, shuffle the batches. Checkpoints go through `qkv import`, so both models are decoded
+by the same `qkv translate`.
+"""
+import json
+import os
+import sys
+import time
+
+import common
+
+
+def encode(qkv, tok, lines):
+    out, _ = common.run([qkv, "tokenizer", "encode", tok], stdin=(f"({len(lines)} lines)", "\n".join(lines) + "\n"))
+    rows = out.split("\n")[: len(lines)]
+    return [[int(x) for x in r.split()] for r in rows]
+
+
+def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch, save_at=(), log_every=500):
+    """Trains the reference for `steps` steps; returns {step: checkpoint} and {step: seconds of training up to it}.
+    The last step is written to WORKDIR/reference.qkv, each earlier step of `save_at` to WORKDIR/reference-STEP.qkv."""
+    from reference import models, safetensors_io, train_ref
+    os.makedirs(workdir, exist_ok=True)
+    weights = os.path.join(workdir, "init.safetensors")
+    common.run([qkv, "export", init_ckpt, "--out", weights])
+    _, meta = safetensors_io.read(weights)
+    tok_file = os.path.join(workdir, "shared.tok")
+    common.write_tok(meta["qkv.tokenizer"], tok_file)
+    # models.Tokenizer (and so models.from_config) decodes every token as UTF-8, which byte-level BPE tokens are
+    # not: read the vocabulary here.
+    tj = json.loads(meta["qkv.tokenizer"])
+    tokens, specials = [bytes.fromhex(t) for t in tj["tokens"]], tj["specials"]
+    pad, bos, eos = specials["PAD"], specials["BOS"], specials["EOS"]
+    with open(train_tsv, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t", 1) for line in f if line.strip()]
+    src, tgt = encode(qkv, tok_file, [r[0] for r in rows]), encode(qkv, tok_file, [r[1] for r in rows])
+    check = b"".join(tokens[i] for i in src[0]).decode("utf-8")
+    if check != rows[0][0]:
+        sys.exit(f"tokenizer round trip failed: {rows[0][0]!r} -> {check!r}")
+    m = config["model"]
+    max_len = config["data"]["max_len"] or m["block_size"]
+    pairs = [(s, t) for s, t in zip(src, tgt) if len(s) <= max_len and len(t) + 1 <= max_len]
+    print(f"  reference: {len(pairs)} training pairs ({len(rows) - len(pairs)} longer than {max_len} dropped), "
+          f"vocabulary {len(tokens)}", flush=True)
+
+    torch.manual_seed(seed)
+    model = models.Seq2Seq(models.ModelConfig(**dict(m, vocab_size=len(tokens)), pad_id=pad, task="seq2seq",
+                                              label_smoothing=config["optim"]["label_smoothing"]))
+    with torch.no_grad():  # Xavier-uniform for every matrix; biases 0 and LayerNorm weights 1 stay
+        for p in model.parameters():
+            if p.dim() >= 2:
+                torch.nn.init.xavier_uniform_(p)
+    optimizer = train_ref.make_optimizer(model, config["optim"])
+    g = torch.Generator().manual_seed(seed)
+    B = config["train"]["batch_size"]
+
+    def epoch():  # qkv's ParallelDataset::epoch: shuffle, pools of 100 B sorted by lengths, batches shuffled
+        order = torch.randperm(len(pairs), generator=g).tolist()
+        batches = []
+        for p in range(0, len(order), 100 * B):
+            pool = sorted(order[p:p + 100 * B], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+            batches += [pool[i:i + B] for i in range(0, len(pool), B)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+    def tensors(idx):
+        def padded(seqs):
+            T = max(len(s) for s in seqs)
+            return torch.tensor([s + [pad] * (T - len(s)) for s in seqs])
+        return (padded([pairs[i][0] for i in idx]), padded([[bos] + pairs[i][1] for i in idx]),
+                padded([pairs[i][1] + [eos] for i in idx]))
+
+    def loss_of(model_, b):
+        return model_(*b)[1]
+
+    def save(name):
+        out = os.path.join(workdir, name + ".safetensors")
+        safetensors_io.write(out, {k: v.detach().numpy() for k, v in model.state_dict().items()})
+        ckpt = os.path.join(workdir, name + ".qkv")
+        common.run([qkv, "import", out, "--config", config_file, "--out", ckpt])
+        return ckpt
+
+    model.train()
+    batches, start, window, saved, seconds, saving = [], time.time(), [], {}, {}, 0.0
+    for step in range(1, steps + 1):
+        if not batches:
+            batches = epoch()
+        loss, lr, _ = train_ref.train_step(model, optimizer, config, step, [tensors(batches.pop())], loss_of)
+        window.append(loss)
+        if step % log_every == 0 or step == steps:
+            print(f"    reference step {step}/{steps}: loss {sum(window) / len(window):.4f} (mean of the last "
+                  f"{len(window)}), lr {lr:.2e}, {time.time() - start - saving:.0f} s", flush=True)
+            window = []
+        if step in save_at and step != steps:
+            at = time.time()
+            seconds[step] = at - start - saving
+            saved[step] = save(f"reference-{step}")
+            saving += time.time() - at
+    seconds[steps] = time.time() - start - saving
+    saved[steps] = save("reference")
+    return saved, seconds
