@@ -33,8 +33,8 @@ struct EvalResult {
 struct EvalSums {
   // The sum of batch mean losses, each weighted by its rows / B (1 for a full batch), and the sum of the weights.
   double loss = 0.0, batches = 0.0;
-  double right = 0.0, seen = 0.0;    // classification
-  bool has_bleu = false;             // seq2seq val
+  double right = 0.0, seen = 0.0;  // classification
+  bool has_bleu = false;           // seq2seq val
   BleuStats bleu;
   EvalResult result() const;
 };
