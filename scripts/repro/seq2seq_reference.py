@@ -3,7 +3,8 @@ reproductions that put it beside qkv (de_en.py, copy_task.py).
 
 The tokens are qkv's: the tokenizer comes from `qkv init` of the same config and encodes through
 `qkv tokenizer encode`. Initialisation is Xavier-uniform for every matrix, as qkv's Seq2Seq and the Annotated
-Transformer. An epoch is qkv's ParallelDataset::epoch, drawn from a torch.Generator: shuffle, sort pools of
+Transformer; the Linear biases keep PyTorch's default (uniform in +-1/sqrt(fan_in), as in the Annotated
+Transformer), where qkv starts them at 0. An epoch is qkv's ParallelDataset::epoch, drawn from a torch.Generator: shuffle, sort pools of
 100 batches by length, shuffle the batches. Checkpoints go through `qkv import`, so both models are decoded
 by the same `qkv translate`.
 """
@@ -51,7 +52,7 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
     torch.manual_seed(seed)
     model = models.Seq2Seq(models.ModelConfig(**dict(m, vocab_size=len(tokens)), pad_id=pad, task="seq2seq",
                                               label_smoothing=config["optim"]["label_smoothing"]))
-    with torch.no_grad():  # Xavier-uniform for every matrix; biases 0 and LayerNorm weights 1 stay
+    with torch.no_grad():  # Xavier-uniform for every matrix; Linear biases and LayerNorm keep their defaults
         for p in model.parameters():
             if p.dim() >= 2:
                 torch.nn.init.xavier_uniform_(p)
