@@ -51,7 +51,8 @@ def train_reference(qkv, args, overrides, copy_tsv, recipe, seconds):
     """The reference's checkpoints {steps: path} after the recipe and after --steps, trained unless --skip-train
     finds them; {} without PyTorch or with --no-reference."""
     workdir = os.path.join(args.out, "ref")
-    saved = {recipe: os.path.join(workdir, f"reference-{recipe}.qkv"), args.steps: os.path.join(workdir, "reference.qkv")}
+    saved = {recipe: os.path.join(workdir, f"reference-{recipe}.qkv"),
+             args.steps: os.path.join(workdir, "reference.qkv")}
     if args.skip_train and all(os.path.exists(p) for p in saved.values()):
         return saved
     torch = None if args.no_reference else common.torch_or_none()
@@ -153,7 +154,8 @@ def main():
         for what, name, published in (
                 ("val", "val loss (5 batches)", ""),
                 ("demo", "copy of the ordered sequence", "1..10 -> 1..10 (correct)" if steps == recipe else ""),
-                ("right", f"exact copies of {len(sources)} held-out", ">= 99% (target)" if steps == args.steps else ""),
+                ("right", f"exact copies of {len(sources)} held-out",
+                 ">= 99% (target)" if steps == args.steps else ""),
                 ("wall", "training wall time (cumulative)", ""),
                 ("decode", f"decoding wall time ({len(sources)} greedy)", "")):
             rows.append([f"{label}: {name}", published, cell("reference", steps, what), cell("qkv", steps, what)])

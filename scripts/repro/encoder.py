@@ -245,7 +245,8 @@ def main():
                      f">= {pct(MAJORITY_PUBLISHED + 0.10)} (target)" if v == "from-mlm" else "", "",
                      f"{pct(r['test']['accuracy'])} (step {r['best_step']})"])
         rows.append([f"classify: {v}, final checkpoint (test accuracy)", "", "", pct(r["final"]["accuracy"])])
-        rows.append([f"classify: {v}, wall time", "", "", "reused" if r["seconds"] is None else f"{r['seconds']:.1f} s"])
+        wall = "reused" if r["seconds"] is None else f"{r['seconds']:.1f} s"
+        rows.append([f"classify: {v}, wall time", "", "", wall])
     common.table("encoder: MLM on Austen, then review classification", rows)
     for v, r in results.items():
         if r["init"]:

@@ -4,9 +4,9 @@ reproductions that put it beside qkv (de_en.py, copy_task.py).
 The tokens are qkv's: the tokenizer comes from `qkv init` of the same config and encodes through
 `qkv tokenizer encode`. Initialisation is Xavier-uniform for every matrix, as qkv's Seq2Seq and the Annotated
 Transformer; the Linear biases keep PyTorch's default (uniform in +-1/sqrt(fan_in), as in the Annotated
-Transformer), where qkv starts them at 0. An epoch is qkv's ParallelDataset::epoch, drawn from a torch.Generator: shuffle, sort pools of
-100 batches by length, shuffle the batches. Checkpoints go through `qkv import`, so both models are decoded
-by the same `qkv translate`.
+Transformer), where qkv starts them at 0. An epoch is qkv's ParallelDataset::epoch, drawn from a
+torch.Generator: shuffle, sort pools of 100 batches by length, shuffle the batches. Checkpoints go through
+`qkv import`, so both models are decoded by the same `qkv translate`.
 """
 import json
 import os
@@ -23,8 +23,9 @@ def encode(qkv, tok, lines):
 
 
 def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch, save_at=(), log_every=500):
-    """Trains the reference for `steps` steps; returns {step: checkpoint} and {step: seconds of training up to it}.
-    The last step is written to WORKDIR/reference.qkv, each earlier step of `save_at` to WORKDIR/reference-STEP.qkv."""
+    """Trains the reference for `steps` steps; returns {step: checkpoint} and {step: seconds of training up to
+    it}. The last step is written to WORKDIR/reference.qkv, each earlier step of `save_at` to
+    WORKDIR/reference-STEP.qkv."""
     from reference import models, safetensors_io, train_ref
     os.makedirs(workdir, exist_ok=True)
     weights = os.path.join(workdir, "init.safetensors")
