@@ -72,15 +72,17 @@ def run(cmd, stdin=None, log=None, echo=None, nice=True):
     full = (["nice", "-n", "10"] if nice else []) + cmd
     start = time.time()
     data = stdin[1] if isinstance(stdin, tuple) else stdin
+    # A model's output need not be valid UTF-8 (byte-level BPE tokens of an untrained model): replace, not fail.
+    text = dict(encoding="utf-8", errors="replace")
     if log is None and echo is None:
-        p = subprocess.run(full, input=data, capture_output=True, text=True, env=env)
+        p = subprocess.run(full, input=data, capture_output=True, env=env, **text)
         if p.returncode != 0:
             sys.exit(f"command failed (exit {p.returncode}): {show(cmd)}\n{p.stderr.strip()}")
         return p.stdout, time.time() - start
     out = []
     with open(log or os.devnull, "w") as f:
         p = subprocess.Popen(full, stdin=subprocess.PIPE if data is not None else None, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
+                             stderr=subprocess.STDOUT, bufsize=1, env=env, **text)
         if data is not None:
             p.stdin.write(data)
             p.stdin.close()
