@@ -163,14 +163,19 @@ def verdict(name, ok, detail):
     return ok
 
 
-def resolved_config(qkv, config, overrides, workdir):
+def resolved_config(qkv, config, overrides, workdir, save_as=None):
     """The config qkv resolves (every default filled in, decay_steps fixed) for CONFIG --set OVERRIDES, from
-    `qkv init` and `qkv info --json`; also returns the untrained checkpoint's path."""
+    `qkv init` and `qkv info --json`; also returns the untrained checkpoint's path. save_as: a JSON file to write
+    the resolved config to (what `qkv import --config` reads)."""
     os.makedirs(workdir, exist_ok=True)
     ckpt = os.path.join(workdir, "init.qkv")
     run([qkv, "init", config] + [x for kv in overrides for x in ("--set", kv)] + ["--out", ckpt])
     out, _ = run([qkv, "info", ckpt, "--json"])
-    return json.loads(out)["config"], ckpt
+    resolved = json.loads(out)["config"]
+    if save_as:
+        with open(save_as, "w") as f:
+            json.dump(resolved, f, indent=1)
+    return resolved, ckpt
 
 
 def write_tok(tokenizer_json, path):

@@ -18,7 +18,6 @@ original fixes the first to 1).
 Published (the Annotated Transformer, greedy_decode after training): a correct copy of 1..10.
 """
 import argparse
-import json
 import math
 import os
 import random
@@ -58,10 +57,9 @@ def train_reference(qkv, args, overrides, copy_tsv, recipe, seconds):
     torch = None if args.no_reference else common.torch_or_none()
     if torch is None:
         return {}
-    config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(workdir, "init"))
     config_file = os.path.join(workdir, "resolved-config.json")
-    with open(config_file, "w") as f:
-        json.dump(config, f, indent=1)
+    config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(workdir, "init"),
+                                               save_as=config_file)
     # The lines qkv trains on: train/task.cpp split_lines puts line i in val when floor((i + 1) f) > floor(i f).
     f = config["data"]["val_fraction"]
     with open(copy_tsv) as src:

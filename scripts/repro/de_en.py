@@ -25,7 +25,6 @@ beside the mean.
    scores the same files, and the two must agree to 0.1. Passes when qkv's mean is within 1.0 BLEU of the reference's.
 """
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -159,10 +158,9 @@ def main():
                 ckpts["reference"] = ref_ckpt
         elif torch is not None:
             # Only the reference needs the resolved config and `qkv init`'s tokenizer (qkv's training learns its own).
-            config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(seed_dir, "init"))
             config_file = os.path.join(seed_dir, "resolved-config.json")
-            with open(config_file, "w") as f:
-                json.dump(config, f, indent=1)
+            config, init_ckpt = common.resolved_config(qkv, args.config, overrides, os.path.join(seed_dir, "init"),
+                                                       save_as=config_file)
             print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
             saved, took = seq2seq_reference.train(qkv, config, config_file, init_ckpt, files["train"], args.steps,
                                                   seed, os.path.join(seed_dir, "ref"), torch)

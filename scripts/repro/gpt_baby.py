@@ -15,7 +15,6 @@ Passes when qkv's mean whole-split val loss is <= 1.90 and within 0.02 of the re
 seeds (without PyTorch only the first check runs).
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -134,11 +133,9 @@ def main():
         sys.exit(f"{data}: no such file (pass --data)")
     os.chdir(ROOT)
     qkv = common.check_qkv(args.qkv)
-    config, _ = common.resolved_config(qkv, args.config, ["data.train=" + data, f"train.max_steps={args.steps}"],
-                                       args.out)
     config_file = os.path.join(args.out, "resolved-config.json")
-    with open(config_file, "w") as f:
-        json.dump(config, f, indent=1)
+    config, _ = common.resolved_config(qkv, args.config, ["data.train=" + data, f"train.max_steps={args.steps}"],
+                                       args.out, save_as=config_file)
     with open(data, encoding="utf-8") as f:
         text = f.read()
     torch = None if args.no_reference else common.torch_or_none()
