@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "core/machine.h"
 #include "core/ops.h"
-#include "train/bench.h"
 
 #ifdef QKV_OPENMP
 #include <omp.h>

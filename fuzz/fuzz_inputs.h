@@ -18,7 +18,7 @@
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
-#include "train/safetensors.h"
+#include "train/formats/safetensors.h"
 
 namespace qkv::fuzz {
 

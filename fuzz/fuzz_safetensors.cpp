@@ -1,4 +1,4 @@
-// libFuzzer target: a safetensors file: train/safetensors.h parse_safetensors, and writing back what parsed.
+// libFuzzer target: a safetensors file: train/formats/safetensors.h parse_safetensors, and writing back what parsed.
 // What counts as a bug: NOTE [what the fuzzers count as a bug] in fuzz/fuzz_inputs.h. Run with fuzz/run.sh.
 #include <cstddef>
 #include <cstdint>

@@ -109,4 +109,11 @@ LoadedCheckpoint load_model(const std::string& path) {
   return out;
 }
 
+LoadedCheckpoint load_model(const std::string& path, ModelKind expected, const char* command) {
+  LoadedCheckpoint c = load_model(path);
+  QKV_CHECK(c.config.model.kind == expected, command, ": ", path, " holds a ", name(c.config.model.kind),
+            " model, expected ", name(expected));
+  return c;
+}
+
 }  // namespace qkv

@@ -43,6 +43,8 @@ struct LoadedCheckpoint {
   std::vector<std::string> labels;  // classification label names (from the config's stored extras)
 };
 LoadedCheckpoint load_model(const std::string& path);
+// As load_model, for a command that needs one kind: another kind is a qkv::Error naming both.
+LoadedCheckpoint load_model(const std::string& path, ModelKind expected, const char* command);
 
 // The checkpoint of a model at a given state; the config is stored resolved, with the label names.
 Checkpoint make_checkpoint(const Config& config, const Tokenizer& tokenizer, const AnyModel& model,

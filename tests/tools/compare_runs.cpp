@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "train/safetensors.h"
+#include "train/formats/safetensors.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "train/safetensors.h"
+#include "train/formats/safetensors.h"
 
 using namespace qkv;
 

@@ -1,4 +1,4 @@
-#include "train/safetensors.h"
+#include "train/formats/safetensors.h"
 
 #include <algorithm>
 #include <bit>

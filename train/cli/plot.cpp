@@ -1,4 +1,4 @@
-#include "train/plot.h"
+#include "train/cli/plot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,10 @@
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "train/cli/commands.h"
+#include "train/cli/svg.h"
 
-namespace qkv {
+namespace qkv::cli {
 namespace {
 
 namespace fs = std::filesystem;
@@ -81,38 +83,7 @@ std::string decimal(int64_t n, int e, bool scientific) {
   return sign + digits.substr(0, digits.size() - decimals) + "." + digits.substr(digits.size() - decimals);
 }
 
-// An SVG coordinate with at most two decimals ("12.5", "300", "-0.07"); coordinates stay within the canvas.
-std::string num(double v) {
-  long long c = std::llround(std::clamp(v, -1e7, 1e7) * 100);
-  std::string s = c < 0 ? "-" : "";
-  c = std::llabs(c);
-  s += std::to_string(c / 100);
-  if (c % 100 != 0) {
-    s += '.';
-    s += static_cast<char>('0' + c % 100 / 10);
-    if (c % 10 != 0) s += static_cast<char>('0' + c % 10);
-  }
-  return s;
-}
-
 // ---- text ----
-
-// The length of the well-formed UTF-8 sequence at s[i] that XML allows, or 0.
-size_t utf8_length(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
-  auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(k) >= lo && byte(k) <= hi; };
-  unsigned c = byte(0);
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    // E0 needs A0.. (no overlong forms); ED stops at 9F (no surrogates); U+FFFE and U+FFFF are not XML characters.
-    bool ok = cont(1, c == 0xE0 ? 0xA0 : 0x80, c == 0xED ? 0x9F : 0xBF) && cont(2);
-    bool nonchar = c == 0xEF && byte(1) == 0xBF && byte(2) >= 0xBE;
-    return ok && !nonchar ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4)
-    return cont(1, c == 0xF0 ? 0x90 : 0x80, c == 0xF4 ? 0x8F : 0xBF) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
-}
 
 // At most `n` characters (code points), with "..." when cut: legend labels must fit their box.
 std::string shorten(const std::string& s, size_t n) {
@@ -179,39 +150,26 @@ struct LegendEntry {
   Style style;
 };
 
-class Svg {
- public:
-  std::string out;
-  void line(double x1, double y1, double x2, double y2, const std::string& attrs) {
-    out += "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) + "\" " +
-           attrs + "/>\n";
-  }
-  void text(double x, double y, const std::string& s, const std::string& attrs) {
-    out += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" " + attrs + ">" + xml_escape(s) + "</text>\n";
-  }
-  void circle(double x, double y, const std::string& colour) {
-    out += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + colour +
-           "\" stroke=\"#ffffff\" stroke-width=\"1\"/>\n";
-  }
-  void series(const Series& s, const Axis& x, const Axis& y, const std::string& cls, const Style& st) {
-    if (s.empty()) return;
-    out += "<polyline class=\"" + cls + "\" fill=\"none\" stroke=\"" + st.colour + "\" stroke-width=\"" +
-           num(st.width) + "\" stroke-linejoin=\"round\"" +
-           (st.dashed ? std::string(" stroke-dasharray=\"") + kDashed + "\"" : "") + " points=\"";
-    for (size_t i = 0; i < s.size(); ++i)
-      out += (i ? " " : "") + num(x.at(static_cast<double>(s[i].first))) + "," + num(y.at(s[i].second));
-    out += "\"/>\n";
-    // A lone point draws no line, so it gets a marker even where the series has none.
-    if (st.markers || s.size() == 1)
-      for (const auto& [step, v] : s) circle(x.at(static_cast<double>(step)), y.at(v), st.colour);
-  }
-  void sample(double x, double y, const Style& st) {  // a legend's short stroke
-    line(x, y, x + 28, y,
-         "stroke=\"" + st.colour + "\" stroke-width=\"" + num(st.width) + "\"" +
-             (st.dashed ? std::string(" stroke-dasharray=\"") + kDashed + "\"" : ""));
-    if (st.markers) circle(x + 14, y, st.colour);
-  }
-};
+// A run's curve as a polyline; a lone point draws no line, so it gets a marker even where the series has none.
+void draw_series(Svg& svg, const Series& s, const Axis& x, const Axis& y, const std::string& cls, const Style& st) {
+  if (s.empty()) return;
+  svg.out += "<polyline class=\"" + cls + "\" fill=\"none\" stroke=\"" + st.colour + "\" stroke-width=\"" +
+             svg_number(st.width) + "\" stroke-linejoin=\"round\"" +
+             (st.dashed ? std::string(" stroke-dasharray=\"") + kDashed + "\"" : "") + " points=\"";
+  for (size_t i = 0; i < s.size(); ++i)
+    svg.out += (i ? " " : "") + svg_number(x.at(static_cast<double>(s[i].first))) + "," + svg_number(y.at(s[i].second));
+  svg.out += "\"/>\n";
+  if (st.markers || s.size() == 1)
+    for (const auto& [step, v] : s) svg.circle(x.at(static_cast<double>(step)), y.at(v), st.colour);
+}
+
+// A legend's short stroke in a style.
+void draw_sample(Svg& svg, double x, double y, const Style& st) {
+  svg.line(x, y, x + 28, y,
+           "stroke=\"" + st.colour + "\" stroke-width=\"" + svg_number(st.width) + "\"" +
+               (st.dashed ? std::string(" stroke-dasharray=\"") + kDashed + "\"" : ""));
+  if (st.markers) svg.circle(x + 14, y, st.colour);
+}
 
 void range(const Series& s, double& lo, double& hi) {
   for (const auto& p : s) lo = std::min(lo, p.second), hi = std::max(hi, p.second);
@@ -309,35 +267,6 @@ Ticks nice_ticks(double lo, double hi, int max_ticks) {
   QKV_FAIL("nice_ticks: no step fits [", lo, ", ", hi, "] in ", max_ticks, " ticks");
 }
 
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size();) {
-    char c = text[i];
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      size_t n = utf8_length(text, i);
-      out += n ? std::string(text.substr(i, n)) : "?";
-      i += n ? n : 1;
-      continue;
-    }
-    ++i;
-    if (c == '&')
-      out += "&amp;";
-    else if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '"')
-      out += "&quot;";
-    else if (c == '\'')
-      out += "&apos;";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      out += '?';  // XML 1.0 has no escape for most control characters
-    else
-      out += c;
-  }
-  return out;
-}
-
 std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& title, bool compare) {
   QKV_CHECK(!runs.empty(), "plot: no runs to draw");
   compare = compare || runs.size() > 1;
@@ -367,8 +296,8 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
   const double mid_x = (kLeft + right) / 2, mid_y = (kTop + bottom) / 2;
 
   Svg svg;
-  svg.out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" + num(kHeight) +
-            "\" viewBox=\"0 0 " + num(kWidth) + " " + num(kHeight) +
+  svg.out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) + "\" height=\"" +
+            svg_number(kHeight) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " + svg_number(kHeight) +
             "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\" fill=\"#222222\">\n";
   svg.out += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   svg.text(mid_x, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
@@ -389,7 +318,7 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
     svg.text(kLeft - 8, py, y.ticks.labels[i], "class=\"y-tick\" text-anchor=\"end\" dy=\"0.35em\"");
   }
   svg.text(mid_x, kHeight - 14, "step", "text-anchor=\"middle\"");
-  svg.text(20, mid_y, "loss", "text-anchor=\"middle\" transform=\"rotate(-90 20 " + num(mid_y) + ")\"");
+  svg.text(20, mid_y, "loss", "text-anchor=\"middle\" transform=\"rotate(-90 20 " + svg_number(mid_y) + ")\"");
   if (show_lr) {
     for (size_t i = 0; i < lr.ticks.values.size(); ++i) {
       double py = lr.at(lr.ticks.values[i]);
@@ -399,20 +328,21 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
     }
     double tx = kWidth - 14;
     svg.text(tx, mid_y, "learning rate",
-             std::string("text-anchor=\"middle\" fill=\"") + kLrColour + "\" transform=\"rotate(90 " + num(tx) + " " +
-                 num(mid_y) + ")\"");
+             std::string("text-anchor=\"middle\" fill=\"") + kLrColour + "\" transform=\"rotate(90 " + svg_number(tx) +
+                 " " + svg_number(mid_y) + ")\"");
   }
-  svg.out += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(right - kLeft) + "\" height=\"" +
-             num(bottom - kTop) + "\" fill=\"none\" stroke=\"#444444\"/>\n";
+  svg.out += "<rect x=\"" + svg_number(kLeft) + "\" y=\"" + svg_number(kTop) + "\" width=\"" +
+             svg_number(right - kLeft) + "\" height=\"" + svg_number(bottom - kTop) +
+             "\" fill=\"none\" stroke=\"#444444\"/>\n";
 
   // Curves: lr underneath, then train, then val (few points, markers on top).
   std::vector<LegendEntry> legend;
   if (!compare) {
     const RunCurves& r = runs[0];
     Style train{kPalette[0]}, val{kPalette[1], 1.5, false, true}, rate{kLrColour, 1, true};
-    if (show_lr) svg.series(r.lr, x, lr, "lr", rate);
-    svg.series(r.train_loss, x, y, "train-loss", train);
-    svg.series(r.val_loss, x, y, "val-loss", val);
+    if (show_lr) draw_series(svg, r.lr, x, lr, "lr", rate);
+    draw_series(svg, r.train_loss, x, y, "train-loss", train);
+    draw_series(svg, r.val_loss, x, y, "val-loss", val);
     if (!r.train_loss.empty()) legend.push_back({"train loss", train});
     if (!r.val_loss.empty()) legend.push_back({"val loss", val});
     if (show_lr) legend.push_back({"learning rate", rate});
@@ -421,12 +351,12 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
     bool any_train = false, any_val = false;
     for (size_t i = 0; i < runs.size(); ++i) {
       std::string colour = kPalette[i % std::size(kPalette)];
-      svg.series(runs[i].train_loss, x, y, "train-loss", {colour});
+      draw_series(svg, runs[i].train_loss, x, y, "train-loss", {colour});
       any_train = any_train || !runs[i].train_loss.empty();
     }
     for (size_t i = 0; i < runs.size(); ++i) {
       std::string colour = kPalette[i % std::size(kPalette)];
-      svg.series(runs[i].val_loss, x, y, "val-loss", {colour, 1.5, true, true});
+      draw_series(svg, runs[i].val_loss, x, y, "val-loss", {colour, 1.5, true, true});
       any_val = any_val || !runs[i].val_loss.empty();
     }
     for (size_t i = 0; i < runs.size(); ++i) legend.push_back({runs[i].name, {kPalette[i % std::size(kPalette)]}});
@@ -444,11 +374,12 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
   const double row = 18, box_w = 50 + kCharWidth * static_cast<double>(chars),
                box_h = 10 + row * static_cast<double>(legend.size());
   const double bx = std::max(kLeft + 4, right - 10 - box_w), by = kTop + 10;
-  svg.out += "<g class=\"legend\">\n<rect x=\"" + num(bx) + "\" y=\"" + num(by) + "\" width=\"" + num(box_w) +
-             "\" height=\"" + num(box_h) + "\" fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#cccccc\"/>\n";
+  svg.out += "<g class=\"legend\">\n<rect x=\"" + svg_number(bx) + "\" y=\"" + svg_number(by) + "\" width=\"" +
+             svg_number(box_w) + "\" height=\"" + svg_number(box_h) +
+             "\" fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#cccccc\"/>\n";
   for (size_t i = 0; i < legend.size(); ++i) {
     double ly = by + 5 + row * (static_cast<double>(i) + 0.5);
-    svg.sample(bx + 8, ly, legend[i].style);
+    draw_sample(svg, bx + 8, ly, legend[i].style);
     svg.text(bx + 42, ly, legend[i].label, "dy=\"0.35em\"");
   }
   svg.out += "</g>\n</svg>\n";
@@ -479,4 +410,22 @@ void cmd_plot(const std::vector<std::string>& files, const std::string& out, con
   std::printf("wrote %s (%zu points)\n", out.c_str(), points);
 }
 
-}  // namespace qkv
+void add_plot(CLI::App& app, Context& ctx) {
+  struct Args {
+    std::vector<std::string> files;
+    std::string out, title;
+    bool compare = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("plot", "draw training curves from metrics.jsonl as a standalone SVG");
+  cmd->add_option("metrics", a->files, "metrics.jsonl files (or run folders); several imply --compare")->required();
+  cmd->add_option("--out", a->out, "SVG file to write")->required();
+  cmd->add_option("--title", a->title, "chart title (default: the run's folder)");
+  cmd->add_flag("--compare", a->compare, "one colour per run, no learning rate");
+  ctx.on(cmd, [a] {
+    cmd_plot(a->files, a->out, a->title, a->compare);
+    return 0;
+  });
+}
+
+}  // namespace qkv::cli

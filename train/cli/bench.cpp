@@ -1,4 +1,4 @@
-#include "train/bench.h"
+#include "train/cli/bench.h"
 
 #include <cblas.h>
 #include <sys/resource.h>
@@ -7,16 +7,18 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
+#include "core/error.h"
 #include "core/gemm_log.h"
+#include "core/machine.h"
 #include "core/ops.h"
 #include "nn/generate.h"
+#include "train/cli/commands.h"
 #include "train/metrics.h"
 #include "train/model_io.h"
 #include "train/optim.h"
 
-namespace qkv {
+namespace qkv::cli {
 namespace {
 
 // sgemm at 2048^3, the best of 3: the machine's practical peak in GFLOP/s.
@@ -55,11 +57,6 @@ double measure_memcpy_gbs() {
     best = std::min(best, now_s() - t0);
   }
   return 2.0 * static_cast<double>(kMemcpyBytes) / best * 1e-9;
-}
-
-std::string blas_core() {
-  const char* core = openblas_get_corename();
-  return core ? core : "unknown";
 }
 
 Ids random_ids(Rng& rng, Shape shape, int64_t vocab) {
@@ -164,16 +161,6 @@ double peak_rss_mb() {
 }
 
 }  // namespace
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  return "unknown";
-}
 
 void cmd_bench_machine(const BenchOptions& o) {
   set_threads(static_cast<int>(o.threads));
@@ -319,4 +306,35 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   if (o.profile) std::printf("%s", profile_report(o.steps, total / static_cast<double>(o.steps)).c_str());
 }
 
-}  // namespace qkv
+void add_bench(CLI::App& app, Context& ctx) {
+  struct Args {
+    std::string config;
+    std::vector<std::string> sets;
+    BenchOptions options;
+  };
+  auto a = std::make_shared<Args>();
+  BenchOptions& o = a->options;
+  CLI::App* cmd = app.add_subcommand("bench", "time training steps of a config's model on random batches");
+  cmd->add_option("config", a->config, "the JSON config (model.vocab_size must be set; none with --machine)");
+  cmd->add_option("--set", a->sets, "override a key (repeatable)");
+  cmd->add_option("--steps", o.steps, "timed steps")->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o.threads, "threads (0: the config's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--peak-gflops", o.peak_gflops, "sgemm peak for MFU (0: measure)");
+  cmd->add_flag("--json", o.json, "print one JSON object");
+  cmd->add_flag("--profile", o.profile, "print the time per op, forward and backward");
+  cmd->add_flag("--machine", o.machine,
+                "print the machine's limits (sgemm peak, memcpy bandwidth, BLAS core, CPU) and exit");
+  cmd->add_option("--generate", o.generate, "also time greedy GPT sampling of N tokens")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  ctx.on(cmd, [a] {
+    QKV_CHECK(a->options.machine || !a->config.empty(), "bench: give a config (or --machine)");
+    if (a->options.machine)
+      cmd_bench_machine(a->options);
+    else
+      cmd_bench(a->config, a->sets, a->options);
+    return 0;
+  });
+}
+
+}  // namespace qkv::cli

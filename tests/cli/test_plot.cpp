@@ -12,9 +12,11 @@
 
 #include "core/archive.h"
 #include "core/error.h"
-#include "train/plot.h"
+#include "train/cli/plot.h"
+#include "train/cli/svg.h"
 
 using namespace qkv;
+using namespace qkv::cli;
 
 namespace {
 

@@ -9,9 +9,11 @@
 #include "core/tensor.h"
 
 namespace qkv {
-
 struct AnyModel;
 class Tokenizer;
+}  // namespace qkv
+
+namespace qkv::cli {
 
 // One head of one layer: row i is what query token i attends to over the keys, so each row sums to 1.
 struct AttentionMap {
@@ -40,15 +42,4 @@ std::string attention_html(const std::vector<AttentionMap>& maps, const std::str
 // One map as an SVG: a <rect> per cell with the same data-w, labels as <text>, the scale below.
 std::string attention_svg(const AttentionMap& map, const std::string& title);
 
-struct AttentionArgs {
-  std::string ckpt, text, target, out;
-  std::optional<int64_t> layer, head;  // none: every layer or head (--svg: 0)
-  std::string kind;                    // "": every kind (--svg: the first one)
-  bool svg = false;
-};
-
-// The subcommand: loads the checkpoint, checks the selection against the model (a bad layer, head or kind
-// is a qkv::Error naming it and what exists), writes the page (or SVG) atomically, prints "wrote OUT ...".
-void cmd_attention(const AttentionArgs& a);
-
-}  // namespace qkv
+}  // namespace qkv::cli

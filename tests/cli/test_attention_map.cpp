@@ -12,11 +12,13 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "train/attention_map.h"
 #include "train/checkpoint.h"
+#include "train/cli/attention.h"
+#include "train/cli/attention_map.h"
 #include "train/model_io.h"
 
 using namespace qkv;
+using namespace qkv::cli;
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace qkv {
+namespace qkv::cli {
 
 struct BenchOptions {
   int64_t steps = 20, warmup = 3, threads = 0;
@@ -26,7 +26,4 @@ void cmd_bench(const std::string& config, const std::vector<std::string>& overri
 // and CPU model, as text or (json) one object.
 void cmd_bench_machine(const BenchOptions& options);
 
-// The CPU's model name from /proc/cpuinfo ("unknown" where there is none), for benchmark reports.
-std::string cpu_model();
-
-}  // namespace qkv
+}  // namespace qkv::cli

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace qkv {
+namespace qkv::cli {
 
 // (step, value) pairs, sorted by step, one value per step.
 using Series = std::vector<std::pair<int64_t, double>>;
@@ -31,9 +31,6 @@ struct Ticks {
 };
 Ticks nice_ticks(double lo, double hi, int max_ticks);
 
-// Text made safe for XML: & < > " ' as entities, control characters and bytes that are not UTF-8 as '?'.
-std::string xml_escape(std::string_view text);
-
 // The SVG: train loss as a line, val loss as a line with point markers, and (single run) the learning rate as
 // a thin dashed line on a right axis. `compare` (implied by several runs) gives each run one colour, draws
 // val dashed, and leaves out lr. Same input, same bytes.
@@ -42,4 +39,4 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
 // The subcommand: reads each file, writes the SVG to `out` atomically, prints "wrote OUT (N points)".
 void cmd_plot(const std::vector<std::string>& files, const std::string& out, const std::string& title, bool compare);
 
-}  // namespace qkv
+}  // namespace qkv::cli

@@ -1,0 +1,41 @@
+// `qkv translate`: a seq2seq checkpoint translates stdin line by line (greedy or beam search).
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "nn/generate.h"
+#include "train/cli/commands.h"
+#include "train/model_io.h"
+
+namespace qkv::cli {
+namespace {
+
+void cmd_translate(const std::string& ckpt, int64_t beam, std::istream& in) {
+  LoadedCheckpoint c = load_model(ckpt, ModelKind::Seq2Seq, "translate");
+  DecodeOptions o;
+  o.beam = beam;
+  o.bos_id = c.tokenizer->special("BOS");
+  o.eos_id = c.tokenizer->special("EOS");
+  int64_t max_src = c.config.model.block_size;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<int32_t> src = c.tokenizer->encode(line);
+    if (static_cast<int64_t>(src.size()) > max_src) src.resize(max_src);  // longer sources are cut to the block
+    std::printf("%s\n", src.empty() ? "" : c.tokenizer->decode(translate(*c.model.seq2seq, src, o), true).c_str());
+  }
+}
+
+}  // namespace
+
+void add_translate(CLI::App& app, Context& ctx) {
+  auto ckpt = std::make_shared<std::string>();
+  auto beam = std::make_shared<int64_t>(1);
+  CLI::App* cmd = app.add_subcommand("translate", "translate stdin line by line with a seq2seq checkpoint");
+  cmd->add_option("ckpt", *ckpt, "checkpoint")->required();
+  cmd->add_option("--beam", *beam, "beam width (1: greedy)")->check(CLI::Range(int64_t{1}, int64_t{64}));
+  ctx.on(cmd, [ckpt, beam] {
+    cmd_translate(*ckpt, *beam, std::cin);
+    return 0;
+  });
+}
+
+}  // namespace qkv::cli
