@@ -1,5 +1,5 @@
 // The qkv command line: one binary, one subcommand per job. Errors become one line on stderr and the exit
-// codes of DESIGN.md: 2 for bad usage, config or input; 1 for an internal failure.
+// codes of docs/DESIGN.md: 2 for bad usage, config or input; 1 for an internal failure.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
