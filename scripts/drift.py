@@ -19,7 +19,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
-import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the corpus, metrics)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,7 +50,8 @@ def main():
     ap.add_argument("--qkv", default=common.default_qkv())
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "gpt-baby.json"))
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--data", default=None, help="data.train (default: the config's; gpt-baby: ../shared/data)")
+    ap.add_argument("--data", default=None,
+                    help="data.train (default: the config's; gpt-baby: data/tinyshakespeare.txt)")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "drift"))
     ap.add_argument("--tolerance", type=float, default=1e-4)
     args = ap.parse_args()

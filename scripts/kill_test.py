@@ -32,7 +32,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
-import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the corpus, metrics)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="seed of the delays (default: a random one, printed)")
     ap.add_argument("--min-delay", type=float, default=0.0)
     ap.add_argument("--max-delay", type=float, default=2.0)
-    ap.add_argument("--data", default=None, help="data.train (default: ../shared/data/tinyshakespeare.txt)")
+    ap.add_argument("--data", default=None, help="data.train (default: data/tinyshakespeare.txt)")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "kill_test"))
     args = ap.parse_args()
 

@@ -19,7 +19,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
-import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the corpus, metrics)
 from common import ROOT  # noqa: E402
 
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",

@@ -21,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "repro"))
-import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the shared corpus, metrics)
+import common  # noqa: E402  (scripts/repro/common.py: the qkv binary, the corpus, metrics)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,7 +42,8 @@ def main():
     ap.add_argument("--qkv", default=common.default_qkv())
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "gpt-baby.json"))
     ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--data", default=None, help="data.train (default: the config's; gpt-baby: ../shared/data)")
+    ap.add_argument("--data", default=None,
+                    help="data.train (default: the config's; gpt-baby: data/tinyshakespeare.txt)")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "rss"))
     ap.add_argument("--set", action="append", default=[], help="extra qkv --set overrides (e.g. train.threads=1)")
     ap.add_argument("--warmup-fraction", type=float, default=0.25, help="share of the wall time counted as warm-up")

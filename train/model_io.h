@@ -26,7 +26,7 @@ struct AnyModel {
 AnyModel build_model(const ModelConfig& config);
 void init_weights(AnyModel& model, uint64_t seed);  // the kind's own initialisation, from its own RNG stream
 
-// The special tokens a task needs (DESIGN.md): lm none; mlm PAD, MASK, CLS; classify PAD, CLS; seq2seq
+// The special tokens a task needs (docs/DESIGN.md): lm none; mlm PAD, MASK, CLS; classify PAD, CLS; seq2seq
 // PAD, BOS, EOS.
 std::vector<std::string> task_specials(Task task);
 

@@ -125,7 +125,7 @@ struct LastGood {
   int64_t step = 0;
 };
 
-// Exit 3 (DESIGN.md): the run cannot go on. One line on stderr says where and what is kept.
+// Exit 3 (docs/DESIGN.md): the run cannot go on. One line on stderr says where and what is kept.
 int stop_run(Progress& progress, int64_t step, const std::string& why, const LastGood& last, const Comm& comm) {
   progress.close();
   if (!comm.root()) return 3;  // every rank stops; one says why

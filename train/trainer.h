@@ -24,7 +24,7 @@ struct TrainOptions {
   Comm* comm = nullptr;                // the ranks of a data-parallel job (nullptr: this process alone)
 };
 
-// Runs `config` (or the resumed checkpoint's config) and returns the process exit code of DESIGN.md:
+// Runs `config` (or the resumed checkpoint's config) and returns the process exit code of docs/DESIGN.md:
 // 0 done; 3 the run could not go on (a non-finite loss or parameters, a checkpoint or metrics write that
 // failed), with one line on stderr naming the step and the last good checkpoint; 130 / 143 interrupted by
 // SIGINT / SIGTERM (after saving). A resumed run whose data files differ from the recorded ones is a

@@ -16,13 +16,14 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 
-# The corpus of nanoGPT's CPU recipe, beside the repository (never copied into it).
-SHAKESPEARE = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
+# The corpus of nanoGPT's CPU recipe, shipped in the repository (data/README.md says where it comes from).
+SHAKESPEARE = os.path.join(ROOT, "data", "tinyshakespeare.txt")
 
 
 def gpt_baby_data(config, data):
-    """data.train for a campaign script: the one given, else the shared corpus for configs/gpt-baby.json when it
-    exists, else None (the config's own)."""
+    """data.train for a campaign script: the one given, else for configs/gpt-baby.json the repository's
+    tinyshakespeare as an absolute path (the config's own path is relative to the checkout, so it only works from
+    there) when it exists, else None (the config's own)."""
     if data is None and os.path.basename(config) == "gpt-baby.json" and os.path.exists(SHAKESPEARE):
         return SHAKESPEARE
     return data

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reproduction 1: nanoGPT's CPU recipe (configs/gpt-baby.json) on tinyshakespeare, qkv beside PyTorch.
 
-    /usr/bin/python3 scripts/repro/gpt_baby.py [--data ../shared/data/tinyshakespeare.txt] [--seeds 1337,1338,1339]
+    /usr/bin/python3 scripts/repro/gpt_baby.py [--data data/tinyshakespeare.txt] [--seeds 1337,1338,1339]
                                                [--qkv build/qkv] [--no-reference] [--no-qkv] [--threads N]
 
 For each seed, qkv trains configs/gpt-baby.json (--set train.seed=S) and the PyTorch reference
