@@ -16,26 +16,38 @@ void check_input(const Tensor& x, int64_t C, const char* what) {
 }
 }  // namespace
 
-MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head, bool bias, float dropout, bool cross, bool rope,
-                                       DropoutHandle context, AttentionKind kind, int64_t window)
-    : d_model_(d_model),
-      n_head_(n_head),
-      dropout_(dropout),
-      kind_(kind),
-      window_(window),
+AttentionConfig attention_config(const ModelConfig& c, bool cross) {
+  return {.d_model = c.d_model,
+          .n_head = c.n_head,
+          .bias = c.bias,
+          .dropout = c.dropout,
+          .cross = cross,
+          .rope = !cross && c.positions == Positions::Rope,
+          .kind = cross ? AttentionKind::Full : c.attention,
+          .window = c.window};
+}
+
+MultiHeadAttention::MultiHeadAttention(const AttentionConfig& config, DropoutHandle context)
+    : d_model_(config.d_model),
+      n_head_(config.n_head),
+      dropout_(config.dropout),
+      kind_(config.kind),
+      window_(config.window),
       context_(std::move(context)) {
-  QKV_CHECK(kind != AttentionKind::Local || window > 0, "attention: local attention needs a positive window, got ",
-            window);
-  QKV_CHECK(n_head > 0 && d_model % n_head == 0, "attention: n_head ", n_head, " does not divide d_model ", d_model);
-  if (cross) {
-    c_q_ = register_module("c_q", std::make_shared<Linear>(d_model, d_model, bias));
-    c_kv_ = register_module("c_kv", std::make_shared<Linear>(d_model, 2 * d_model, bias));
+  QKV_CHECK(kind_ != AttentionKind::Local || window_ > 0, "attention: local attention needs a positive window, got ",
+            window_);
+  QKV_CHECK(n_head_ > 0 && d_model_ % n_head_ == 0, "attention: n_head ", n_head_, " does not divide d_model ",
+            d_model_);
+  const int64_t C = d_model_;
+  if (config.cross) {
+    c_q_ = register_module("c_q", std::make_shared<Linear>(C, C, config.bias));
+    c_kv_ = register_module("c_kv", std::make_shared<Linear>(C, 2 * C, config.bias));
   } else {
-    c_attn_ = register_module("c_attn", std::make_shared<Linear>(d_model, 3 * d_model, bias));
+    c_attn_ = register_module("c_attn", std::make_shared<Linear>(C, 3 * C, config.bias));
   }
-  c_proj_ = register_module("c_proj", std::make_shared<Linear>(d_model, d_model, bias));
-  resid_dropout_ = register_module("resid_dropout", std::make_shared<Dropout>(dropout, context_));
-  if (rope) rope_ = register_module("rope", std::make_shared<RotaryPositions>());
+  c_proj_ = register_module("c_proj", std::make_shared<Linear>(C, C, config.bias));
+  resid_dropout_ = register_module("resid_dropout", std::make_shared<Dropout>(dropout_, context_));
+  if (config.rope) rope_ = register_module("rope", std::make_shared<RotaryPositions>());
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {

@@ -28,12 +28,26 @@ struct AttentionCall {
   Tensor* weights_out = nullptr;      // receives [B, NH, Tq, Tk] for inspection
 };
 
+// What a MultiHeadAttention is. cross: queries from x, keys and values from a memory; rope: rotate q and k by
+// position (self-attention only); kind and window: full, local (keys within `window` positions) or linear.
+struct AttentionConfig {
+  int64_t d_model = 0;
+  int64_t n_head = 1;
+  bool bias = false;
+  float dropout = 0.0f;
+  bool cross = false;
+  bool rope = false;
+  AttentionKind kind = AttentionKind::Full;
+  int64_t window = 0;
+};
+
+// A model's self-attention (cross = false) or cross-attention sublayer. Cross-attention stays full and without
+// RoPE: source and target positions do not line up.
+AttentionConfig attention_config(const ModelConfig& c, bool cross);
+
 class MultiHeadAttention : public Module {
  public:
-  // cross: queries from x, keys and values from a memory; rope: rotate q and k by position (self only);
-  // kind and window: full, local (keys within `window` positions) or linear attention.
-  MultiHeadAttention(int64_t d_model, int64_t n_head, bool bias, float dropout, bool cross, bool rope,
-                     DropoutHandle context, AttentionKind kind = AttentionKind::Full, int64_t window = 0);
+  MultiHeadAttention(const AttentionConfig& config, DropoutHandle context);
 
   Tensor forward(const Tensor& x, const AttentionCall& call = {});                        // self: x [B, T, C]
   Tensor forward(const Tensor& x, const Tensor& memory, const AttentionCall& call = {});  // cross

@@ -23,18 +23,11 @@ template <class F>
 Tensor residual(Norm norm, const LayerNorm& ln, const Tensor& x, F f) {
   return norm == Norm::Pre ? x + f(ln.forward(x)) : ln.forward(x + f(x));
 }
-
-std::shared_ptr<MultiHeadAttention> make_attention(const ModelConfig& c, bool cross, DropoutHandle context) {
-  // Cross-attention stays full: source and target positions do not line up for a window.
-  return std::make_shared<MultiHeadAttention>(c.d_model, c.n_head, c.bias, c.dropout, cross,
-                                              !cross && c.positions == Positions::Rope, std::move(context),
-                                              cross ? AttentionKind::Full : c.attention, c.window);
-}
 }  // namespace
 
 EncoderLayer::EncoderLayer(const ModelConfig& c, DropoutHandle context) : norm_(c.norm) {
   ln_1_ = register_module("ln_1", std::make_shared<LayerNorm>(c.d_model, c.bias));
-  attn_ = register_module("attn", make_attention(c, false, context));
+  attn_ = register_module("attn", std::make_shared<MultiHeadAttention>(attention_config(c, false), context));
   ln_2_ = register_module("ln_2", std::make_shared<LayerNorm>(c.d_model, c.bias));
   mlp_ = register_module("mlp",
                          std::make_shared<FeedForward>(c.d_model, c.ff(), c.activation, c.bias, c.dropout, context));
@@ -48,10 +41,11 @@ Tensor EncoderLayer::forward(const Tensor& x, const Mask* padding, Tensor* weigh
 
 DecoderLayer::DecoderLayer(const ModelConfig& c, bool cross, DropoutHandle context) : norm_(c.norm) {
   ln_1_ = register_module("ln_1", std::make_shared<LayerNorm>(c.d_model, c.bias));
-  attn_ = register_module("attn", make_attention(c, false, context));
+  attn_ = register_module("attn", std::make_shared<MultiHeadAttention>(attention_config(c, false), context));
   if (cross) {
     ln_x_ = register_module("ln_x", std::make_shared<LayerNorm>(c.d_model, c.bias));
-    cross_attn_ = register_module("cross_attn", make_attention(c, true, context));
+    cross_attn_ =
+        register_module("cross_attn", std::make_shared<MultiHeadAttention>(attention_config(c, true), context));
   }
   ln_2_ = register_module("ln_2", std::make_shared<LayerNorm>(c.d_model, c.bias));
   mlp_ = register_module("mlp",

@@ -4,21 +4,10 @@
 
 namespace qkv {
 
-Mask padding_mask(const Ids& idx, int32_t pad_id) {
-  Mask m(std::vector<uint8_t>(idx.data.size()), idx.shape);
-  for (size_t i = 0; i < idx.data.size(); ++i) m.data[i] = pad_id >= 0 && idx.data[i] == pad_id;
-  return m;
-}
-
-Encoder::Encoder(const ModelConfig& config) : config_(config), context_(std::make_shared<DropoutContext>()) {
-  config_.validate();
+Encoder::Encoder(const ModelConfig& config) : ModelBase(config), embeddings_(config_, context_, "encoder") {
   const ModelConfig& c = config_;
-  wte_ = register_module("wte", std::make_shared<Embedding>(c.vocab_size, c.d_model));
-  if (c.positions == Positions::Learned)
-    wpe_ = register_module("wpe", std::make_shared<LearnedPositions>(c.block_size, c.d_model));
-  if (c.positions == Positions::Sinusoidal)
-    sinusoids_ = register_module("wpe", std::make_shared<SinusoidalPositions>(c.block_size, c.d_model));
-  drop_ = register_module("drop", std::make_shared<Dropout>(c.dropout, context_));
+  embeddings_.register_parts(
+      [this](const std::string& name, std::shared_ptr<Module> part) { register_module(name, part); });
   auto h = register_module("h", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < c.n_layer; ++i)
     h_.push_back(h->add(std::to_string(i), std::make_shared<EncoderLayer>(c, context_)));
@@ -30,10 +19,7 @@ Encoder::Encoder(const ModelConfig& config) : config_(config), context_(std::mak
 void Encoder::init_weights(Rng& rng) { init_gpt_style(*this, rng, config_.n_layer); }
 
 Tensor Encoder::encode(const Ids& idx, const Mask* padding, std::vector<Tensor>* weights_out) {
-  QKV_CHECK(idx.shape.size() == 2, "encoder: expected token ids of shape [B, T], got ", str(idx.shape));
-  QKV_CHECK(idx.shape[1] > 0 && idx.shape[1] <= config_.block_size, "encoder: ", idx.shape[1],
-            " tokens exceed block_size ", config_.block_size);
-  Tensor x = drop_->forward(add_positions(wte_->forward(idx), wpe_.get(), sinusoids_.get(), 0));
+  Tensor x = embeddings_.forward(idx);  // checks idx's shape
   if (weights_out) weights_out->assign(h_.size(), Tensor());
   for (size_t i = 0; i < h_.size(); ++i) x = h_[i]->forward(x, padding, weights_out ? &(*weights_out)[i] : nullptr);
   return ln_f_ ? ln_f_->forward(x) : x;
@@ -42,7 +28,7 @@ Tensor Encoder::encode(const Ids& idx, const Mask* padding, std::vector<Tensor>*
 ModelOutput Encoder::mlm(const Ids& idx, const Mask* padding, const Ids* targets) {
   int64_t B = idx.shape.at(0), T = idx.shape.at(1), V = config_.vocab_size;
   ModelOutput out;
-  out.logits = matmul(encode(idx, padding), wte_->weight, false, true);  // tied head: [B, T, V]
+  out.logits = matmul(encode(idx, padding), embeddings_.tokens->weight, false, true);  // tied head: [B, T, V]
   if (targets) {
     QKV_CHECK(targets->shape == idx.shape, "encoder: expected MLM targets of shape ", str(idx.shape), ", got ",
               str(targets->shape));

@@ -5,13 +5,15 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "nn/gpt.h"
+#include "nn/blocks.h"
+#include "nn/embeddings.h"
+#include "nn/model_common.h"
 
 namespace qkv {
 
 // wte, wpe (learned; sinusoidal as an option), h.{i} (ln_1, attn, ln_2, mlp), ln_f (pre-norm), and with
 // n_classes > 0 classifier [n_classes, C] on the pooled state.
-class Encoder : public Module {
+class Encoder : public ModelBase {
  public:
   explicit Encoder(const ModelConfig& config);
   void init_weights(Rng& rng);  // as GPT's
@@ -24,22 +26,11 @@ class Encoder : public Module {
   // Classification: logits [B, n_classes] from the first token's state (cls) or the mean over real tokens.
   ModelOutput classify(const Ids& idx, const Mask* padding, const Ids* labels = nullptr);
 
-  const ModelConfig& config() const { return config_; }
-  DropoutContext& dropout_context() { return *context_; }
-
  private:
-  ModelConfig config_;
-  DropoutHandle context_;
-  std::shared_ptr<Embedding> wte_;
-  std::shared_ptr<LearnedPositions> wpe_;
-  std::shared_ptr<SinusoidalPositions> sinusoids_;
-  std::shared_ptr<Dropout> drop_;
+  InputEmbeddings embeddings_;
   std::vector<std::shared_ptr<EncoderLayer>> h_;
   std::shared_ptr<LayerNorm> ln_f_;
   std::shared_ptr<Linear> classifier_;
 };
-
-// [B, T] ids -> [B, T] mask with 1 where the id is pad_id (none when pad_id is -1).
-Mask padding_mask(const Ids& idx, int32_t pad_id);
 
 }  // namespace qkv

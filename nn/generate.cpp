@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "core/ops.h"
-#include "nn/encoder.h"
+#include "nn/model_common.h"
 
 namespace qkv {
 namespace {

@@ -3,23 +3,21 @@
 #include <cmath>
 
 #include "core/ops.h"
-#include "nn/encoder.h"
 
 namespace qkv {
 
-Seq2Seq::Seq2Seq(const ModelConfig& config) : config_(config), context_(std::make_shared<DropoutContext>()) {
-  config_.validate();
+Seq2Seq::Seq2Seq(const ModelConfig& config)
+    : ModelBase(config), src_embed_(config_, context_, "seq2seq", true), tgt_embed_(src_embed_.with_own_positions()) {
   const ModelConfig& c = config_;
-  embed_ = register_module("embed", std::make_shared<Embedding>(c.vocab_size, c.d_model));
+  register_module("embed", src_embed_.tokens);
   auto encoder = register_module("encoder", std::make_shared<ModuleList>());
   auto decoder = register_module("decoder", std::make_shared<ModuleList>());
-  if (c.positions == Positions::Learned) {
-    enc_wpe_ = encoder->add("wpe", std::make_shared<LearnedPositions>(c.block_size, c.d_model));
-    dec_wpe_ = decoder->add("wpe", std::make_shared<LearnedPositions>(c.block_size, c.d_model));
+  if (src_embed_.learned) {
+    encoder->add("wpe", src_embed_.learned);
+    decoder->add("wpe", tgt_embed_.learned);
   }
-  if (c.positions == Positions::Sinusoidal)
-    sinusoids_ = register_module("positions", std::make_shared<SinusoidalPositions>(c.block_size, c.d_model));
-  drop_ = register_module("drop", std::make_shared<Dropout>(c.dropout, context_));
+  if (src_embed_.sinusoids) register_module("positions", src_embed_.sinusoids);
+  register_module("drop", src_embed_.drop);
   auto eh = encoder->add("h", std::make_shared<ModuleList>());
   auto dh = decoder->add("h", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < c.n_layer; ++i) {
@@ -41,16 +39,8 @@ void Seq2Seq::init_weights(Rng& rng) {
   }
 }
 
-Tensor Seq2Seq::embed(const Ids& ids, int64_t offset, const LearnedPositions* learned) {
-  QKV_CHECK(ids.shape.size() == 2, "seq2seq: expected token ids of shape [B, T], got ", str(ids.shape));
-  QKV_CHECK(ids.shape[1] > 0 && offset + ids.shape[1] <= config_.block_size, "seq2seq: ", offset + ids.shape[1],
-            " tokens exceed block_size ", config_.block_size);
-  Tensor x = embed_->forward(ids) * std::sqrt(static_cast<float>(config_.d_model));  // section 3.4
-  return drop_->forward(add_positions(x, learned, sinusoids_.get(), offset));
-}
-
 Tensor Seq2Seq::encode(const Ids& src, const Mask* src_padding, std::vector<Tensor>* weights_out) {
-  Tensor x = embed(src, 0, enc_wpe_.get());
+  Tensor x = src_embed_.forward(src);
   if (weights_out) weights_out->assign(enc_.size(), Tensor());
   for (size_t i = 0; i < enc_.size(); ++i)
     x = enc_[i]->forward(x, src_padding, weights_out ? &(*weights_out)[i] : nullptr);
@@ -61,7 +51,7 @@ Tensor Seq2Seq::decode(const Ids& tgt, const Tensor& memory, const Mask* src_pad
                        std::vector<DecoderLayerCache>* cache, bool last_only, DecoderWeights* weights_out) {
   if (cache && cache->empty()) cache->resize(dec_.size());
   int64_t offset = cache ? (*cache)[0].self.length() : 0;
-  Tensor x = embed(tgt, offset, dec_wpe_.get());
+  Tensor x = tgt_embed_.forward(tgt, offset);
   if (weights_out) *weights_out = {std::vector<Tensor>(dec_.size()), std::vector<Tensor>(dec_.size())};
   for (size_t i = 0; i < dec_.size(); ++i) {
     DecoderWeightsOut w;
@@ -70,7 +60,7 @@ Tensor Seq2Seq::decode(const Ids& tgt, const Tensor& memory, const Mask* src_pad
   }
   if (dec_ln_f_) x = dec_ln_f_->forward(x);
   if (last_only) x = slice(x, 1, x.size(1) - 1, x.size(1));
-  return matmul(x, embed_->weight, false, true);  // tied output projection: [B, T, V]
+  return matmul(x, src_embed_.tokens->weight, false, true);  // tied output projection: [B, T, V]
 }
 
 ModelOutput Seq2Seq::forward(const Ids& src, const Ids& tgt, const Ids* targets, float label_smoothing) {

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "nn/gpt.h"
+#include "nn/blocks.h"
+#include "nn/embeddings.h"
+#include "nn/model_common.h"
 
 namespace qkv {
 
@@ -18,7 +20,7 @@ struct DecoderWeights {
 // embed (shared by source and target: one vocabulary), scaled by sqrt(d_model); sinusoidal positions;
 // encoder.h.{i}, encoder.ln_f; decoder.h.{i} (ln_1, attn, ln_x, cross_attn, ln_2, mlp), decoder.ln_f;
 // the output projection tied to embed.
-class Seq2Seq : public Module {
+class Seq2Seq : public ModelBase {
  public:
   explicit Seq2Seq(const ModelConfig& config);
   void init_weights(Rng& rng);  // Xavier-uniform for every matrix, as the Annotated Transformer
@@ -35,19 +37,8 @@ class Seq2Seq : public Module {
   // Teacher forcing: logits for tgt and, with targets (pad_id ignored), the label-smoothed loss.
   ModelOutput forward(const Ids& src, const Ids& tgt, const Ids* targets = nullptr, float label_smoothing = 0.0f);
 
-  const ModelConfig& config() const { return config_; }
-  DropoutContext& dropout_context() { return *context_; }
-
  private:
-  // sqrt(d_model) * embed(ids) + positions (from `learned` when the config asks for learned ones), dropout.
-  Tensor embed(const Ids& ids, int64_t offset, const LearnedPositions* learned);
-
-  ModelConfig config_;
-  DropoutHandle context_;
-  std::shared_ptr<Embedding> embed_;
-  std::shared_ptr<LearnedPositions> enc_wpe_, dec_wpe_;
-  std::shared_ptr<SinusoidalPositions> sinusoids_;
-  std::shared_ptr<Dropout> drop_;
+  InputEmbeddings src_embed_, tgt_embed_;  // one token table and dropout; learned positions of their own
   std::vector<std::shared_ptr<EncoderLayer>> enc_;
   std::vector<std::shared_ptr<DecoderLayer>> dec_;
   std::shared_ptr<LayerNorm> enc_ln_f_, dec_ln_f_;

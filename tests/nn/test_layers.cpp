@@ -93,7 +93,7 @@ TEST_CASE("positions: sinusoids follow the formula of section 3.5") {
 TEST_CASE("attention: multi-head equals each head computed alone, concatenated, then projected") {
   Rng rng(3);
   const int64_t B = 2, T = 5, C = 8, NH = 2, hs = 4;
-  MultiHeadAttention mha(C, NH, true, 0.0f, false, false, no_dropout());
+  MultiHeadAttention mha({.d_model = C, .n_head = NH, .bias = true}, no_dropout());
   randomize(mha, rng);
   Tensor x = Tensor::randn({B, T, C}, rng);
   Tensor y = mha.forward(x, AttentionCall{true});
@@ -113,13 +113,29 @@ TEST_CASE("attention: multi-head equals each head computed alone, concatenated, 
   }
   Tensor expected = matmul(concat(heads, 2), w_proj, false, true) + b_proj;
   for (int64_t i = 0; i < y.numel(); ++i) CHECK(y.data()[i] == doctest::Approx(expected.data()[i]).epsilon(1e-5));
-  CHECK_THROWS_WITH_AS(MultiHeadAttention(10, 3, true, 0.0f, false, false, no_dropout()),
+  CHECK_THROWS_WITH_AS(MultiHeadAttention({.d_model = 10, .n_head = 3}, no_dropout()),
                        doctest::Contains("n_head 3 does not divide d_model 10"), Error);
+}
+
+TEST_CASE("attention: a model's self-attention takes its kind, window and RoPE; cross-attention is full") {
+  ModelConfig c = tiny_config(ModelKind::Seq2Seq);
+  c.attention = AttentionKind::Local, c.window = 3, c.positions = Positions::Rope, c.dropout = 0.25f;
+  AttentionConfig self = attention_config(c, false), cross = attention_config(c, true);
+  CHECK((self.d_model == 8 && self.n_head == 2 && self.bias && self.dropout == 0.25f));
+  CHECK((!self.cross && self.rope && self.kind == AttentionKind::Local && self.window == 3));
+  CHECK((cross.cross && !cross.rope && cross.kind == AttentionKind::Full && cross.dropout == 0.25f));
+  std::vector<std::string> names;
+  for (auto& [n, p] : MultiHeadAttention(cross, no_dropout()).named_parameters()) names.push_back(n);
+  CHECK(names ==
+        std::vector<std::string>{"c_q.weight", "c_q.bias", "c_kv.weight", "c_kv.bias", "c_proj.weight", "c_proj.bias"});
+  self.window = 0;
+  CHECK_THROWS_WITH_AS(MultiHeadAttention(self, no_dropout()),
+                       doctest::Contains("local attention needs a positive window, got 0"), Error);
 }
 
 TEST_CASE("attention: weights are returned for inspection and rows sum to one; masked keys get zero") {
   Rng rng(4);
-  MultiHeadAttention mha(8, 2, false, 0.0f, false, false, no_dropout());
+  MultiHeadAttention mha({.d_model = 8, .n_head = 2}, no_dropout());
   randomize(mha, rng);
   Tensor w;
   Mask pad({0, 0, 0, 1}, {1, 4});
@@ -181,12 +197,12 @@ TEST_CASE("gradcheck: every layer, every parameter and the input") {
     check_gradients(with_input(m), [&] { return sum(m.forward(x) * r); });
   }
   SUBCASE("MultiHeadAttention (causal, RoPE)") {
-    MultiHeadAttention m(8, 2, true, 0.0f, false, true, no_dropout());
+    MultiHeadAttention m({.d_model = 8, .n_head = 2, .bias = true, .rope = true}, no_dropout());
     randomize(m, rng);
     check_gradients(with_input(m), [&] { return sum(m.forward(x, AttentionCall{true}) * r); });
   }
   SUBCASE("MultiHeadAttention (cross, key padding)") {
-    MultiHeadAttention m(8, 2, true, 0.0f, true, false, no_dropout());
+    MultiHeadAttention m({.d_model = 8, .n_head = 2, .bias = true, .cross = true}, no_dropout());
     randomize(m, rng);
     Mask mpad({0, 0, 0, 0, 1, 1}, {2, 3});
     auto params = with_input(m);

@@ -35,6 +35,40 @@ TEST_CASE("gpt: gpt-baby has nanoGPT's names and exactly 804,096 parameters") {
   CHECK(params.size() == 2 + 4 * 6 + 1);
 }
 
+namespace {
+std::vector<std::string> names_of(const Module& m) {
+  std::vector<std::string> out;
+  for (auto& [name, p] : m.named_parameters()) out.push_back(name);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("models: encoder and seq2seq keep their checkpoint names and order") {
+  ModelConfig c = tiny_config(ModelKind::Encoder);
+  c.n_layer = 1, c.bias = false, c.n_classes = 2;
+  const std::vector<std::string> layer{"ln_1.weight", "attn.c_attn.weight", "attn.c_proj.weight",
+                                       "ln_2.weight", "mlp.c_fc.weight",    "mlp.c_proj.weight"};
+  std::vector<std::string> encoder{"wte.weight", "wpe.weight"};
+  for (const auto& n : layer) encoder.push_back("h.0." + n);
+  encoder.insert(encoder.end(), {"ln_f.weight", "classifier.weight", "classifier.bias"});
+  CHECK(names_of(Encoder(c)) == encoder);
+
+  c.kind = ModelKind::Seq2Seq, c.n_classes = 0;
+  std::vector<std::string> seq2seq{"embed.weight", "encoder.wpe.weight"};
+  for (const auto& n : layer) seq2seq.push_back("encoder.h.0." + n);
+  seq2seq.insert(
+      seq2seq.end(),
+      {"encoder.ln_f.weight", "decoder.wpe.weight", "decoder.h.0.ln_1.weight", "decoder.h.0.attn.c_attn.weight",
+       "decoder.h.0.attn.c_proj.weight", "decoder.h.0.ln_x.weight", "decoder.h.0.cross_attn.c_q.weight",
+       "decoder.h.0.cross_attn.c_kv.weight", "decoder.h.0.cross_attn.c_proj.weight", "decoder.h.0.ln_2.weight",
+       "decoder.h.0.mlp.c_fc.weight", "decoder.h.0.mlp.c_proj.weight", "decoder.ln_f.weight"});
+  CHECK(names_of(Seq2Seq(c)) == seq2seq);
+  c.positions = Positions::Sinusoidal;  // a fixed table: no wpe parameters
+  std::erase(seq2seq, "encoder.wpe.weight");
+  std::erase(seq2seq, "decoder.wpe.weight");
+  CHECK(names_of(Seq2Seq(c)) == seq2seq);
+}
+
 TEST_CASE("models: parameter counts of the reference configs, computed by hand") {
   SUBCASE("gpt-shakespeare-char: L6 H6 C384 T256, V65, no bias") {
     ModelConfig c;

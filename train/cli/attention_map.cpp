@@ -8,7 +8,7 @@
 #include "core/archive.h"
 #include "core/autograd.h"
 #include "core/error.h"
-#include "nn/encoder.h"
+#include "nn/model_common.h"
 #include "train/cli/svg.h"
 #include "train/model_io.h"
 
