@@ -267,11 +267,18 @@ Ticks nice_ticks(double lo, double hi, int max_ticks) {
   QKV_FAIL("nice_ticks: no step fits [", lo, ", ", hi, "] in ", max_ticks, " ticks");
 }
 
-std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& title, bool compare) {
-  QKV_CHECK(!runs.empty(), "plot: no runs to draw");
-  compare = compare || runs.size() > 1;
-  const bool show_lr = !compare && !runs[0].lr.empty();
+namespace {
 
+// The chart's frame: the plot area and its axes (lr only for a single run that logged it).
+struct Frame {
+  bool show_lr = false;
+  double right = 0, bottom = 0;
+  Axis x, y, lr;
+};
+
+Frame make_frame(const std::vector<RunCurves>& runs, bool compare) {
+  Frame f;
+  f.show_lr = !compare && !runs[0].lr.empty();
   double step_lo = std::numeric_limits<double>::infinity(), step_hi = -step_lo;
   double loss_lo = step_lo, loss_hi = -step_lo, lr_lo = 0, lr_hi = -step_lo;
   for (const RunCurves& r : runs) {
@@ -279,7 +286,7 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
       step_range(*s, step_lo, step_hi);
       range(*s, loss_lo, loss_hi);
     }
-    if (show_lr) {
+    if (f.show_lr) {
       step_range(r.lr, step_lo, step_hi);
       range(r.lr, lr_lo, lr_hi);
     }
@@ -289,19 +296,18 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
   step_lo = std::min(step_lo, 0.0);
   step_hi = std::max(step_hi, step_lo + 5);
 
-  const double right = kWidth - (show_lr ? 86 : 24), bottom = kHeight - kBottom;
-  Axis x = make_axis("step", step_lo, step_hi, 8, kLeft, right);
-  Axis y = make_axis("loss", loss_lo, loss_hi, 7, bottom, kTop, 0.03);
-  Axis lr = show_lr ? make_axis("learning rate", lr_lo, lr_hi, 7, bottom, kTop, 0.03) : Axis{};
-  const double mid_x = (kLeft + right) / 2, mid_y = (kTop + bottom) / 2;
+  f.right = kWidth - (f.show_lr ? 86 : 24);
+  f.bottom = kHeight - kBottom;
+  f.x = make_axis("step", step_lo, step_hi, 8, kLeft, f.right);
+  f.y = make_axis("loss", loss_lo, loss_hi, 7, f.bottom, kTop, 0.03);
+  if (f.show_lr) f.lr = make_axis("learning rate", lr_lo, lr_hi, 7, f.bottom, kTop, 0.03);
+  return f;
+}
 
-  Svg svg;
-  svg.out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) + "\" height=\"" +
-            svg_number(kHeight) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " + svg_number(kHeight) +
-            "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\" fill=\"#222222\">\n";
-  svg.out += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-  svg.text(mid_x, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
-
+// Grid, ticks, axis titles and the frame around the plot area.
+void draw_axes(Svg& svg, const Frame& f) {
+  const Axis &x = f.x, &y = f.y, &lr = f.lr;
+  const double right = f.right, bottom = f.bottom, mid_x = (kLeft + right) / 2, mid_y = (kTop + bottom) / 2;
   // Grid first, so that the curves are drawn over it.
   for (double v : x.ticks.values) svg.line(x.at(v), kTop, x.at(v), bottom, "stroke=\"#e8e8e8\"");
   for (double v : y.ticks.values) svg.line(kLeft, y.at(v), right, y.at(v), "stroke=\"#e8e8e8\"");
@@ -319,7 +325,7 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
   }
   svg.text(mid_x, kHeight - 14, "step", "text-anchor=\"middle\"");
   svg.text(20, mid_y, "loss", "text-anchor=\"middle\" transform=\"rotate(-90 20 " + svg_number(mid_y) + ")\"");
-  if (show_lr) {
+  if (f.show_lr) {
     for (size_t i = 0; i < lr.ticks.values.size(); ++i) {
       double py = lr.at(lr.ticks.values[i]);
       svg.line(right, py, right + 5, py, "stroke=\"#444444\"");
@@ -334,38 +340,44 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
   svg.out += "<rect x=\"" + svg_number(kLeft) + "\" y=\"" + svg_number(kTop) + "\" width=\"" +
              svg_number(right - kLeft) + "\" height=\"" + svg_number(bottom - kTop) +
              "\" fill=\"none\" stroke=\"#444444\"/>\n";
+}
 
-  // Curves: lr underneath, then train, then val (few points, markers on top).
+// Curves: lr underneath, then train, then val (few points, markers on top). Returns the legend's entries.
+std::vector<LegendEntry> draw_curves(Svg& svg, const std::vector<RunCurves>& runs, const Frame& f, bool compare) {
+  const Axis &x = f.x, &y = f.y;
   std::vector<LegendEntry> legend;
   if (!compare) {
     const RunCurves& r = runs[0];
     Style train{kPalette[0]}, val{kPalette[1], 1.5, false, true}, rate{kLrColour, 1, true};
-    if (show_lr) draw_series(svg, r.lr, x, lr, "lr", rate);
+    if (f.show_lr) draw_series(svg, r.lr, x, f.lr, "lr", rate);
     draw_series(svg, r.train_loss, x, y, "train-loss", train);
     draw_series(svg, r.val_loss, x, y, "val-loss", val);
     if (!r.train_loss.empty()) legend.push_back({"train loss", train});
     if (!r.val_loss.empty()) legend.push_back({"val loss", val});
-    if (show_lr) legend.push_back({"learning rate", rate});
-  } else {
-    // One colour per run; the line style tells train (solid) from val (dashed, with markers).
-    bool any_train = false, any_val = false;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      std::string colour = kPalette[i % std::size(kPalette)];
-      draw_series(svg, runs[i].train_loss, x, y, "train-loss", {colour});
-      any_train = any_train || !runs[i].train_loss.empty();
-    }
-    for (size_t i = 0; i < runs.size(); ++i) {
-      std::string colour = kPalette[i % std::size(kPalette)];
-      draw_series(svg, runs[i].val_loss, x, y, "val-loss", {colour, 1.5, true, true});
-      any_val = any_val || !runs[i].val_loss.empty();
-    }
-    for (size_t i = 0; i < runs.size(); ++i) legend.push_back({runs[i].name, {kPalette[i % std::size(kPalette)]}});
-    if (any_train) legend.push_back({"train loss", {"#444444"}});
-    if (any_val) legend.push_back({"val loss", {"#444444", 1.5, true, true}});
+    if (f.show_lr) legend.push_back({"learning rate", rate});
+    return legend;
   }
+  // One colour per run; the line style tells train (solid) from val (dashed, with markers).
+  bool any_train = false, any_val = false;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::string colour = kPalette[i % std::size(kPalette)];
+    draw_series(svg, runs[i].train_loss, x, y, "train-loss", {colour});
+    any_train = any_train || !runs[i].train_loss.empty();
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::string colour = kPalette[i % std::size(kPalette)];
+    draw_series(svg, runs[i].val_loss, x, y, "val-loss", {colour, 1.5, true, true});
+    any_val = any_val || !runs[i].val_loss.empty();
+  }
+  for (size_t i = 0; i < runs.size(); ++i) legend.push_back({runs[i].name, {kPalette[i % std::size(kPalette)]}});
+  if (any_train) legend.push_back({"train loss", {"#444444"}});
+  if (any_val) legend.push_back({"val loss", {"#444444", 1.5, true, true}});
+  return legend;
+}
 
-  // Legend in the top right corner, where falling loss curves leave room; a light box keeps it readable
-  // over anything that does pass there.
+// Legend in the top right corner, where falling loss curves leave room; a light box keeps it readable over
+// anything that does pass there.
+void draw_legend(Svg& svg, std::vector<LegendEntry> legend, const Frame& f) {
   size_t chars = 0;
   for (LegendEntry& e : legend) {
     e.label = shorten(e.label, 40);
@@ -373,7 +385,7 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
   }
   const double row = 18, box_w = 50 + kCharWidth * static_cast<double>(chars),
                box_h = 10 + row * static_cast<double>(legend.size());
-  const double bx = std::max(kLeft + 4, right - 10 - box_w), by = kTop + 10;
+  const double bx = std::max(kLeft + 4, f.right - 10 - box_w), by = kTop + 10;
   svg.out += "<g class=\"legend\">\n<rect x=\"" + svg_number(bx) + "\" y=\"" + svg_number(by) + "\" width=\"" +
              svg_number(box_w) + "\" height=\"" + svg_number(box_h) +
              "\" fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#cccccc\"/>\n";
@@ -382,7 +394,24 @@ std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& titl
     draw_sample(svg, bx + 8, ly, legend[i].style);
     svg.text(bx + 42, ly, legend[i].label, "dy=\"0.35em\"");
   }
-  svg.out += "</g>\n</svg>\n";
+  svg.out += "</g>\n";
+}
+
+}  // namespace
+
+std::string plot_svg(const std::vector<RunCurves>& runs, const std::string& title, bool compare) {
+  QKV_CHECK(!runs.empty(), "plot: no runs to draw");
+  compare = compare || runs.size() > 1;
+  const Frame f = make_frame(runs, compare);
+  Svg svg;
+  svg.out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) + "\" height=\"" +
+            svg_number(kHeight) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " + svg_number(kHeight) +
+            "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\" fill=\"#222222\">\n";
+  svg.out += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  svg.text((kLeft + f.right) / 2, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+  draw_axes(svg, f);
+  draw_legend(svg, draw_curves(svg, runs, f, compare), f);
+  svg.out += "</svg>\n";
   return svg.out;
 }
 
