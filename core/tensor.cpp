@@ -6,9 +6,9 @@
 #include <ostream>
 
 #include "core/allocator.h"
-#include "core/autograd.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/tensor_impl.h"
 
 namespace qkv {
 
