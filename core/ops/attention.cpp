@@ -162,6 +162,7 @@ Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
   Dims d{hd.B, hd.NH, hd.Tq, hd.Tk, hd.hs, o.causal, o.window};
   QKV_CHECK(o.window >= 0, "attention: window ", o.window, " must be 0 (every key) or positive");
   QKV_CHECK(o.dropout >= 0.0f && o.dropout < 1.0f, "attention: dropout ", o.dropout, " is outside [0, 1)");
+  QKV_CHECK(!o.state, "attention: a LinearAttentionState is for linear_attention");
   int64_t pairs = d.B * d.NH, tile = d.Tq * d.Tk;
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hs)), keep = 1.0f / (1.0f - o.dropout);
   bool drop = o.dropout > 0.0f;

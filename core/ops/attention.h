@@ -7,14 +7,18 @@
 
 namespace qkv {
 
-// Query i sits at position i' = i + (Tk - Tq) among the keys: with a KV cache the queries are the last ones.
+struct LinearAttentionState;
+
+// The options of attention() and linear_attention(); those marked for one of them must keep their defaults in
+// the other. Query i sits at position i' = i + (Tk - Tq) among the keys: with a KV cache the queries are the last ones.
 struct AttentionOptions {
-  bool causal = false;                // query i sees key j only when j <= i'
-  int64_t window = 0;                 // > 0: local attention, query i sees key j only when |i' - j| < window
-  const Mask* key_padding = nullptr;  // [B, Tk], 1 = a padding key that nobody attends to
-  float dropout = 0.0f;               // on the attention weights, as PyTorch's dropout_p
-  uint64_t seed = 0, stream = 0;      // the dropout mask's key (see dropout())
-  Tensor* weights_out = nullptr;      // if set, receives the attention weights [B, NH, Tq, Tk] (before dropout)
+  bool causal = false;                    // query i sees key j only when j <= i'
+  int64_t window = 0;                     // attention: > 0 is local, query i sees key j only when |i' - j| < window
+  const Mask* key_padding = nullptr;      // [B, Tk], 1 = a padding key that nobody attends to
+  float dropout = 0.0f;                   // attention: on the attention weights, as PyTorch's dropout_p
+  uint64_t seed = 0, stream = 0;          // attention: the dropout mask's key (see dropout())
+  Tensor* weights_out = nullptr;          // if set, receives the attention weights [B, NH, Tq, Tk] (before dropout)
+  LinearAttentionState* state = nullptr;  // linear_attention: the running sums of causal decoding (no gradient)
 };
 
 // Where the heads of q, k or v live: columns [col, col + width) of a token-major [B, T, *] tensor, head h at

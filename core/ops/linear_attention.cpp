@@ -95,9 +95,22 @@ void implied_weights(const LinearPair& p, const HeadDims& d, bool causal, int64_
 
 }  // namespace
 
-Tensor linear_attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, bool causal,
-                        const Mask* key_padding, LinearAttentionState* state, Tensor* weights_out) {
+void LinearAttentionState::select_rows(const std::vector<int64_t>& rows) {
+  if (!s.defined()) return;
+  s = s.select_rows(rows);
+  z = z.select_rows(rows);
+}
+
+Tensor linear_attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head,
+                        const AttentionOptions& options) {
   ProfileScope profile("linear_attention");
+  QKV_CHECK(options.window == 0 && options.dropout == 0.0f,
+            "linear attention: it takes no window and no dropout, got window ", options.window, " and dropout ",
+            options.dropout);
+  const bool causal = options.causal;
+  const Mask* key_padding = options.key_padding;
+  LinearAttentionState* state = options.state;
+  Tensor* weights_out = options.weights_out;
   const HeadDims d = check_heads(q, k, v, n_head, key_padding);
   QKV_CHECK(!causal || d.Tq == d.Tk, "linear attention: causal needs as many queries as keys, got ", d.Tq, " and ",
             d.Tk, " (decoding carries a LinearAttentionState instead of earlier keys)");
