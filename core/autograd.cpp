@@ -54,6 +54,8 @@ Tensor& grad_buffer(const Tensor& t) {
   return g;
 }
 
+float* grad_or_null(const Tensor& t) { return t.requires_grad() ? grad_buffer(t).data() : nullptr; }
+
 Tensor& grad_buffer_for_overwrite(const Tensor& t, bool& fresh) {
   Tensor& g = t.impl()->grad;
   fresh = !g.defined();

@@ -37,6 +37,9 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, std::func
 // The gradient buffer of `t`, allocated as zeros on first use; backward functions add into it.
 Tensor& grad_buffer(const Tensor& t);
 
+// grad_buffer(t) when t requires a gradient, else null: where a backward function writes t's gradient, if at all.
+float* grad_or_null(const Tensor& t);
+
 // Like grad_buffer, but a first contribution gets an uninitialised buffer and `fresh` = true: the caller must
 // then overwrite all of it (BLAS with beta 0), which saves writing zeros only to add to them.
 Tensor& grad_buffer_for_overwrite(const Tensor& t, bool& fresh);

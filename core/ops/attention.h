@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -41,6 +42,16 @@ struct HeadDims {
   int64_t B, NH, Tq, Tk, hs, width;
 };
 HeadDims check_heads(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const Mask* key_padding);
+
+// What (batch, head) pair number `pair` = b * NH + h reads: its q, k and v heads, and its batch's row of the
+// [B, Tk] key padding (null when `padding` is empty).
+struct HeadPair {
+  int64_t b, h;
+  HeadMatrix q, k, v;
+  const uint8_t* pad;
+};
+HeadPair head_pair(int64_t pair, const HeadDims& d, const Heads& q, const Heads& k, const Heads& v,
+                   const std::vector<uint8_t>& padding);
 
 // For each batch b and head h: out[b, :, h] = softmax(q_h k_h^T / sqrt(hs) + mask) v_h, with q_h [Tq, hs]
 // and k_h, v_h [Tk, hs]. The mask hides the keys of padding, of the future (causal) and outside the window
