@@ -108,7 +108,7 @@ Tensor local_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
 }
 
 Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
-  return qkv::linear_attention({q}, {k}, {v}, kHeads, false);
+  return qkv::linear_attention({q}, {k}, {v}, kHeads);
 }
 
 using Variant = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;

@@ -1,40 +1,13 @@
-// Define-by-run reverse-mode autograd: the graph node each op records, the backward pass, NoGrad.
+// Define-by-run reverse-mode autograd: recording ops (grad mode, NoGrad), gradient buffers, the backward pass.
 #pragma once
 
 #include <functional>
-#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/tensor_impl.h"
 
 namespace qkv {
-
-// One recorded op. `backward` receives d(loss)/d(output) and adds into the gradients of `inputs`
-// (through grad_buffer). It captures only what it needs, and never the output tensor itself (that would
-// be a reference cycle); ops that need their output capture output.detach().
-struct Node {
-  const char* name;
-  std::vector<Tensor> inputs;
-  std::function<void(const Tensor& dout)> backward;
-};
-
-struct Storage {
-  float* data = nullptr;
-  int64_t n = 0;
-  explicit Storage(int64_t n);
-  ~Storage();
-  Storage(const Storage&) = delete;
-  Storage& operator=(const Storage&) = delete;
-};
-
-struct TensorImpl {
-  std::shared_ptr<Storage> storage;
-  Shape shape;
-  bool requires_grad = false;
-  bool graph_released = false;  // set on non-leaves once a backward pass went through them
-  Tensor grad;
-  std::shared_ptr<Node> grad_fn;  // the op that made this tensor; null for leaves
-};
 
 // NOTE [grad mode]: whether ops record a graph is per thread, as in PyTorch; this is one of the two kinds of
 // global state qkv has (the other is the thread and RNG settings).
@@ -64,6 +37,9 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs, std::func
 // The gradient buffer of `t`, allocated as zeros on first use; backward functions add into it.
 Tensor& grad_buffer(const Tensor& t);
 
+// grad_buffer(t) when t requires a gradient, else null: where a backward function writes t's gradient, if at all.
+float* grad_or_null(const Tensor& t);
+
 // Like grad_buffer, but a first contribution gets an uninitialised buffer and `fresh` = true: the caller must
 // then overwrite all of it (BLAS with beta 0), which saves writing zeros only to add to them.
 Tensor& grad_buffer_for_overwrite(const Tensor& t, bool& fresh);
@@ -71,5 +47,9 @@ Tensor& grad_buffer_for_overwrite(const Tensor& t, bool& fresh);
 // Adds `g` into t's gradient, summing over the dimensions t was broadcast along (for backward functions
 // whose gradient is already a whole tensor). A first contribution of t's shape is taken over, not added.
 void accumulate_grad(const Tensor& t, const Tensor& g);
+
+// Adds `src` into `dst`, summing over the dimensions where dst's shape broadcasts to src's (the
+// gradient of broadcasting). No autograd; used by backward functions.
+void add_reduced(Tensor& dst, const Tensor& src);
 
 }  // namespace qkv

@@ -6,9 +6,9 @@
 #include <ostream>
 
 #include "core/allocator.h"
-#include "core/autograd.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/tensor_impl.h"
 
 namespace qkv {
 
@@ -109,6 +109,18 @@ Tensor Tensor::detach() const {
 Tensor Tensor::clone() const {
   Tensor t = empty(shape());
   std::memcpy(t.data(), data(), sizeof(float) * numel());
+  return t;
+}
+
+Tensor Tensor::select_rows(const std::vector<int64_t>& rows) const {
+  QKV_CHECK(dim() >= 1, "select_rows: expected a tensor of rank >= 1, got a scalar");
+  for (int64_t r : rows)
+    QKV_CHECK(r >= 0 && r < size(0), "select_rows: row ", r, " is out of range [0, ", size(0), ")");
+  Shape s = shape();
+  int64_t row = s[0] ? numel() / s[0] : 0;
+  s[0] = static_cast<int64_t>(rows.size());
+  Tensor t = empty(s);
+  for (size_t i = 0; i < rows.size(); ++i) std::memcpy(t.data() + i * row, data() + rows[i] * row, sizeof(float) * row);
   return t;
 }
 

@@ -49,6 +49,9 @@ class Tensor {
   Tensor reshape(const Shape& shape) const;  // shares the buffer; one dimension may be -1
   Tensor detach() const;                     // shares the buffer, without autograd history
   Tensor clone() const;                      // a copy of the values, without autograd history
+  // Entries `rows` of axis 0, copied in that order (repeats allowed), without autograd history: the beams of a
+  // decoding cache.
+  Tensor select_rows(const std::vector<int64_t>& rows) const;
 
   // Autograd.
   bool requires_grad() const;

@@ -16,6 +16,12 @@ void check_input(const Tensor& x, int64_t C, const char* what) {
 }
 }  // namespace
 
+void KVCache::select_rows(const std::vector<int64_t>& rows) {
+  for (Tensor* t : {&k, &v})
+    if (t->defined()) *t = t->select_rows(rows);
+  sums.select_rows(rows);
+}
+
 AttentionConfig attention_config(const ModelConfig& c, bool cross) {
   return {.d_model = c.d_model,
           .n_head = c.n_head,
@@ -64,7 +70,8 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionCall& call) {
   if (call.cache && kind_ == AttentionKind::Linear) {  // decoding: the running sums replace the cache
     QKV_CHECK(call.causal, "attention: a cache with linear attention is for causal decoding");
     call.cache->linear_length += x.size(1);
-    Tensor y = linear_attention(q, k, v, n_head_, true, nullptr, &call.cache->sums, call.weights_out);
+    Tensor y = linear_attention(q, k, v, n_head_,
+                                {.causal = true, .weights_out = call.weights_out, .state = &call.cache->sums});
     return resid_dropout_->forward(c_proj_->forward(y));
   }
   if (call.cache) {
@@ -117,9 +124,10 @@ Tensor MultiHeadAttention::attend(const Heads& q, const Heads& k, const Heads& v
     o.seed = context_->seed;
     o.stream = context_->next_stream();
   }
-  if (kind_ == AttentionKind::Linear)  // no weights matrix, so no dropout on it
-    return resid_dropout_->forward(
-        c_proj_->forward(linear_attention(q, k, v, n_head_, call.causal, call.key_padding, nullptr, call.weights_out)));
+  if (kind_ == AttentionKind::Linear) {  // no weights matrix, so no dropout on it (the stream above is still drawn)
+    o.dropout = 0.0f;
+    return resid_dropout_->forward(c_proj_->forward(linear_attention(q, k, v, n_head_, o)));
+  }
   if (kind_ == AttentionKind::Local) o.window = window_;
   Tensor y = attention(q, k, v, n_head_, o);  // [B, T, C], heads side by side
   return resid_dropout_->forward(c_proj_->forward(y));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/ops/attention.h"
 #include "core/ops/linear_attention.h"
@@ -19,6 +20,8 @@ struct KVCache {
   LinearAttentionState sums;  // linear attention in place of k and v
   int64_t linear_length = 0;  // tokens the sums hold
   int64_t length() const { return k.defined() ? k.size(1) : linear_length; }
+  // Keeps batch entries `rows` of what the cache holds, in that order (repeats allowed): the beams beam search keeps.
+  void select_rows(const std::vector<int64_t>& rows);
 };
 
 struct AttentionCall {

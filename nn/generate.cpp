@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 
 #include "core/ops.h"
@@ -21,17 +20,6 @@ class EvalScope {
   Module& module_;
   bool was_training_;
 };
-
-// Rows `index` of t along axis 0 (no gradient): reorders the beams of a cache.
-Tensor select_rows(const Tensor& t, const std::vector<int64_t>& index) {
-  Shape s = t.shape();
-  int64_t row = t.numel() / s[0];
-  s[0] = static_cast<int64_t>(index.size());
-  Tensor out = Tensor::empty(s);
-  for (size_t i = 0; i < index.size(); ++i)
-    std::memcpy(out.data() + i * row, t.data() + index[i] * row, sizeof(float) * row);
-  return out;
-}
 
 }  // namespace
 
@@ -101,7 +89,7 @@ std::vector<int32_t> translate(Seq2Seq& model, const std::vector<int32_t>& src, 
   Ids src_ids(src, {1, S});
   Mask pad1 = padding_mask(src_ids, model.config().pad_id);
   Tensor memory1 = model.encode(src_ids, &pad1);
-  Tensor memory = select_rows(memory1, std::vector<int64_t>(K, 0));
+  Tensor memory = memory1.select_rows(std::vector<int64_t>(K, 0));
   Mask pad(std::vector<uint8_t>(), {K, S});
   for (int64_t k = 0; k < K; ++k) pad.data.insert(pad.data.end(), pad1.data.begin(), pad1.data.end());
 
@@ -124,7 +112,7 @@ std::vector<int32_t> translate(Seq2Seq& model, const std::vector<int32_t>& src, 
       else
         feed.insert(feed.end(), h.tokens.begin(), h.tokens.end());
     }
-    Tensor mem = select_rows(memory, std::vector<int64_t>(n, 0));
+    Tensor mem = memory.select_rows(std::vector<int64_t>(n, 0));
     Mask padn(std::vector<uint8_t>(pad.data.begin(), pad.data.begin() + n * S), {n, S});
     Tensor logits = model.decode(Ids(feed, {n, o.use_cache ? 1 : T}), mem, &padn, o.use_cache ? &cache : nullptr, true);
     Tensor logp = log_softmax(logits.reshape({n, V}));  // [n, V]
@@ -154,10 +142,8 @@ std::vector<int32_t> translate(Seq2Seq& model, const std::vector<int32_t>& src, 
     alive = std::move(next);
     if (o.use_cache && !alive.empty())
       for (auto& layer : cache) {  // the surviving beams keep their parents' keys and values (or sums)
-        for (Tensor* t : {&layer.self.k, &layer.self.v, &layer.self.sums.s, &layer.self.sums.z})
-          if (t->defined()) *t = select_rows(*t, parents);
-        layer.cross.k = select_rows(layer.cross.k, std::vector<int64_t>(alive.size(), 0));
-        layer.cross.v = select_rows(layer.cross.v, std::vector<int64_t>(alive.size(), 0));
+        layer.self.select_rows(parents);
+        layer.cross.select_rows(std::vector<int64_t>(alive.size(), 0));  // one memory, the same for every beam
       }
   }
   for (Hyp& h : alive) finished.push_back(std::move(h));

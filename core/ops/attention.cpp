@@ -28,11 +28,55 @@
 
 namespace qkv {
 namespace {
+int64_t checked_width(const Heads& x, const char* what) {
+  QKV_CHECK(x.x.defined() && x.x.dim() == 3, "attention: expected ", what, " of rank 3 [B, T, width], got ",
+            str(x.x.defined() ? x.x.shape() : Shape{}));
+  int64_t width = x.width > 0 ? x.width : x.x.size(2) - x.col;
+  QKV_CHECK(x.col >= 0 && width > 0 && x.col + width <= x.x.size(2), "attention: ", what, " columns [", x.col, ", ",
+            x.col + width, ") are outside its ", x.x.size(2), " columns");
+  return width;
+}
+}  // namespace
 
-struct Dims {
-  int64_t B, NH, Tq, Tk, hs;
+HeadMatrix head_matrix(const Heads& x, int64_t T, int64_t hs, int64_t b, int64_t h) {
+  int64_t ld = x.x.size(2);
+  return {b * T * ld + x.col + h * hs, ld};
+}
+
+HeadPair head_pair(int64_t pair, const HeadDims& d, const Heads& q, const Heads& k, const Heads& v,
+                   const std::vector<uint8_t>& padding) {
+  int64_t b = pair / d.NH, h = pair % d.NH;
+  return {b,
+          h,
+          head_matrix(q, d.Tq, d.hs, b, h),
+          head_matrix(k, d.Tk, d.hs, b, h),
+          head_matrix(v, d.Tk, d.hs, b, h),
+          padding.empty() ? nullptr : padding.data() + b * d.Tk};
+}
+
+HeadDims check_heads(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const Mask* key_padding) {
+  int64_t width = checked_width(q, "q");
+  QKV_CHECK(checked_width(k, "k") == width && checked_width(v, "v") == width,
+            "attention: q, k and v heads differ in width: q ", str(q.x.shape()), ", k ", str(k.x.shape()), ", v ",
+            str(v.x.shape()));
+  QKV_CHECK(n_head > 0 && width % n_head == 0, "attention: ", n_head, " heads do not divide width ", width);
+  HeadDims d{q.x.size(0), n_head, q.x.size(1), k.x.size(1), width / n_head, width};
+  QKV_CHECK(k.x.size(0) == d.B && v.x.size(0) == d.B && v.x.size(1) == d.Tk, "attention: q ", str(q.x.shape()),
+            " does not match k ", str(k.x.shape()), " and v ", str(v.x.shape()));
+  QKV_CHECK(!key_padding || (key_padding->shape == Shape{d.B, d.Tk}), "attention: expected a key padding mask [", d.B,
+            ", ", d.Tk, "], got ", str(key_padding ? key_padding->shape : Shape{}));
+  return d;
+}
+
+namespace {
+
+// The sizes and settings of one call, the same in forward and backward.
+struct Dims : HeadDims {
   bool causal;
-  int64_t window;  // 0: every key
+  int64_t window;         // 0: every key
+  float scale;            // 1 / sqrt(hs)
+  float dropout, keep;    // keep = 1 / (1 - dropout)
+  uint64_t seed, stream;  // the dropout mask's key
 };
 
 // Queries per block. Causal or local: 64, small enough that blocks skip most of the hidden keys, large
@@ -63,28 +107,10 @@ KeyRange block_keys(const Dims& d, int64_t i0, int64_t rows) {
   return {first.begin, std::max(first.begin, last.end)};
 }
 
-// Everything one (batch, head) pair reads: its q, k and v heads and its batch's key padding (null: none).
-struct Pair {
-  int64_t b, h;
-  HeadMatrix Q, K, V;
-  const uint8_t* pad;
-};
-
-Pair pair_of(int64_t pair, const Dims& d, const Heads& q, const Heads& k, const Heads& v,
-             const std::vector<uint8_t>& padding) {
-  int64_t b = pair / d.NH, h = pair % d.NH;
-  return {b,
-          h,
-          head_matrix(q, d.Tq, d.hs, b, h),
-          head_matrix(k, d.Tk, d.hs, b, h),
-          head_matrix(v, d.Tk, d.hs, b, h),
-          padding.empty() ? nullptr : padding.data() + b * d.Tk};
-}
-
 // dst[e] = src[e] / (1 - p), or 0 where the dropout mask of element `flat + e` drops it. The mask is a pure
 // function of (seed, stream, element), so forward and backward draw the same one on any thread.
-void apply_dropout(const AttentionOptions& o, int64_t flat, const float* src, float* dst, int64_t n, float keep) {
-  apply_dropout_mask(o.dropout, keep, o.seed, o.stream, static_cast<uint64_t>(flat), src, dst, n);
+void apply_dropout(const Dims& d, int64_t flat, const float* src, float* dst, int64_t n) {
+  apply_dropout_mask(d.dropout, d.keep, d.seed, d.stream, static_cast<uint64_t>(flat), src, dst, n);
 }
 
 // One query's probabilities from its raw scores row[0, keys): scaled, masked (keys outside [first, limit);
@@ -123,158 +149,159 @@ void probabilities(float* full_row, int64_t keys, int64_t first, int64_t limit, 
   std::fill(row + limit, row + keys, 0.0f);
 }
 
+// Per-thread scratch, block_rows(d) x Tk floats each: P, dP (backward only) and P' (with dropout only).
+struct Scratch {
+  float *P, *dP, *Pdrop;
+};
+
+// The gradient buffers of q, k and v, null where one is not wanted. q, k and v may share one tensor, and so
+// one buffer: each head writes only its own columns.
+struct QkvGrads {
+  float *q, *k, *v;
+};
+
+// The forward pass of one (batch, head) pair, a block of queries at a time. out [B, Tq, width] receives the
+// pair's hs columns, lse [B * NH, Tq] its log-sum-exps; weights [B, NH, Tq, Tk] its probabilities, or null.
+void attention_forward_pair(const Dims& d, int64_t pair, const Heads& q, const Heads& k, const Heads& v,
+                            const std::vector<uint8_t>& padding, float* out, float* lse, float* weights, Scratch s) {
+  const auto [b, h, Q, K, V, pad] = head_pair(pair, d, q, k, v, padding);
+  const int64_t block = block_rows(d), tile = d.Tq * d.Tk;
+  const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
+  float* O = out + b * d.Tq * d.width + h * d.hs;
+  for (int64_t i0 = 0; i0 < d.Tq; i0 += block) {
+    const int64_t rows = std::min(block, d.Tq - i0);
+    const auto [key0, key_end] = block_keys(d, i0, rows);
+    const int64_t keys = key_end - key0;
+    if (keys == 0) {  // no query of the block sees a key
+      for (int64_t r = 0; r < rows; ++r) {
+        std::fill_n(O + (i0 + r) * d.width, d.hs, 0.0f);
+        lse[pair * d.Tq + i0 + r] = INFINITY;
+      }
+      continue;
+    }
+    // S = q k^T: [rows, hs] x [hs, keys] -> P [rows, keys], then the probabilities in place
+    gemm(false, true, rows, keys, d.hs, pq + Q.offset + i0 * Q.ld, Q.ld, pk + K.offset + key0 * K.ld, K.ld, 0.0f, s.P,
+         keys);
+    for (int64_t r = 0; r < rows; ++r) {
+      KeyRange row = visible_keys(d, i0 + r);
+      probabilities(s.P + r * keys, keys, row.begin - key0, row.end - key0, pad ? pad + key0 : nullptr, d.scale,
+                    nullptr, lse + pair * d.Tq + i0 + r);
+      if (weights) std::copy_n(s.P + r * keys, keys, weights + pair * tile + (i0 + r) * d.Tk + key0);
+    }
+    const float* Pprime = s.P;
+    if (d.dropout > 0.0f) {
+      for (int64_t r = 0; r < rows; ++r)
+        apply_dropout(d, pair * tile + (i0 + r) * d.Tk + key0, s.P + r * keys, s.Pdrop + r * keys, keys);
+      Pprime = s.Pdrop;
+    }
+    // O = P' v: [rows, keys] x [keys, hs]
+    gemm(false, false, rows, d.hs, keys, Pprime, keys, pv + V.offset + key0 * V.ld, V.ld, 0.0f, O + i0 * d.width,
+         d.width);
+  }
+}
+
+// q, k, v [B, T, *] as heads, padding [B, Tk] or empty -> out [B, Tq, width], lse [B * NH, Tq] (saved for the
+// backward), weights [B, NH, Tq, Tk] or null.
+void attention_forward(const Dims& d, const Heads& q, const Heads& k, const Heads& v,
+                       const std::vector<uint8_t>& padding, float* out, float* lse, float* weights) {
+  const int64_t pairs = d.B * d.NH, block = block_rows(d);
+  Tensor scratch = Tensor::empty({threads(), (d.dropout > 0.0f ? 2 : 1) * block * d.Tk});  // P (and P')
+#pragma omp parallel for schedule(static) if (pairs > 1)
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    float* P = scratch.data() + thread_index() * scratch.size(1);
+    attention_forward_pair(d, pair, q, k, v, padding, out, lse, weights, {P, nullptr, P + block * d.Tk});
+  }
+}
+
+// One row of dS = P (dP - rowsum(dP P)) / sqrt(hs), in place in `row`, which holds dP' = dO v^T: the dropout's
+// mask and scale turn it into dP first.
+void score_grad_row(const Dims& d, int64_t flat, const float* prow, float* row, int64_t keys) {
+  if (d.dropout > 0.0f) apply_dropout(d, flat, row, row, keys);
+  double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+  for (int64_t j = 0; j < keys; ++j) dot += row[j] * prow[j];
+  float fdot = static_cast<float>(dot);
+#pragma omp simd
+  for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - fdot) * d.scale;
+}
+
+// The backward pass of one (batch, head) pair, a block of queries at a time: dout [B, Tq, width], lse
+// [B * NH, Tq] from the forward; adds into the pair's columns of g.
+void attention_backward_pair(const Dims& d, int64_t pair, const Heads& q, const Heads& k, const Heads& v,
+                             const std::vector<uint8_t>& padding, const float* lse, const float* dout, QkvGrads g,
+                             Scratch s) {
+  const auto [b, h, Q, K, V, pad] = head_pair(pair, d, q, k, v, padding);
+  const int64_t block = block_rows(d), tile = d.Tq * d.Tk;
+  const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
+  const float* dO = dout + b * d.Tq * d.width + h * d.hs;
+  for (int64_t i0 = 0; i0 < d.Tq; i0 += block) {
+    const int64_t rows = std::min(block, d.Tq - i0);
+    const auto [key0, key_end] = block_keys(d, i0, rows);
+    const int64_t keys = key_end - key0;
+    if (keys == 0) continue;
+    const float* Qb = pq + Q.offset + i0 * Q.ld;                               // [rows, hs]
+    const float* Kb = pk + K.offset + key0 * K.ld;                             // [keys, hs]
+    gemm(false, true, rows, keys, d.hs, Qb, Q.ld, Kb, K.ld, 0.0f, s.P, keys);  // S again
+    for (int64_t r = 0; r < rows; ++r) {
+      KeyRange row = visible_keys(d, i0 + r);
+      probabilities(s.P + r * keys, keys, row.begin - key0, row.end - key0, pad ? pad + key0 : nullptr, d.scale,
+                    lse + pair * d.Tq + i0 + r, nullptr);
+    }
+    const float* Pprime = s.P;
+    const int64_t flat0 = pair * tile + i0 * d.Tk + key0;  // the dropout mask's first element
+    if (d.dropout > 0.0f) {
+      for (int64_t r = 0; r < rows; ++r) apply_dropout(d, flat0 + r * d.Tk, s.P + r * keys, s.Pdrop + r * keys, keys);
+      Pprime = s.Pdrop;
+    }
+    if (g.v)  // dv += P'^T dO: [keys, rows] x [rows, hs]
+      gemm(true, false, keys, d.hs, rows, Pprime, keys, dO + i0 * d.width, d.width, 1.0f, g.v + V.offset + key0 * V.ld,
+           V.ld);
+    if (!g.q && !g.k) continue;
+    // dP' = dO v^T: [rows, hs] x [hs, keys], then dS in place
+    gemm(false, true, rows, keys, d.hs, dO + i0 * d.width, d.width, pv + V.offset + key0 * V.ld, V.ld, 0.0f, s.dP,
+         keys);
+    for (int64_t r = 0; r < rows; ++r) score_grad_row(d, flat0 + r * d.Tk, s.P + r * keys, s.dP + r * keys, keys);
+    if (g.q)  // dq += dS k: [rows, keys] x [keys, hs]
+      gemm(false, false, rows, d.hs, keys, s.dP, keys, Kb, K.ld, 1.0f, g.q + Q.offset + i0 * Q.ld, Q.ld);
+    if (g.k)  // dk += dS^T q: [keys, rows] x [rows, hs]
+      gemm(true, false, keys, d.hs, rows, s.dP, keys, Qb, Q.ld, 1.0f, g.k + K.offset + key0 * K.ld, K.ld);
+  }
+}
+
+// dout [B, Tq, width] -> adds into g (buffers of q, k, v like [B, T, *]); lse [B * NH, Tq] from the forward.
+void attention_backward(const Dims& d, const Heads& q, const Heads& k, const Heads& v,
+                        const std::vector<uint8_t>& padding, const float* lse, const float* dout, QkvGrads g) {
+  const int64_t pairs = d.B * d.NH, block = block_rows(d);
+  Tensor work = Tensor::empty({threads(), (d.dropout > 0.0f ? 3 : 2) * block * d.Tk});  // P, dP (and P')
+#pragma omp parallel for schedule(static) if (pairs > 1)
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    float* P = work.data() + thread_index() * work.size(1);
+    attention_backward_pair(d, pair, q, k, v, padding, lse, dout, g, {P, P + block * d.Tk, P + 2 * block * d.Tk});
+  }
+}
+
 }  // namespace
-
-HeadMatrix head_matrix(const Heads& x, int64_t T, int64_t hs, int64_t b, int64_t h) {
-  int64_t ld = x.x.size(2);
-  return {b * T * ld + x.col + h * hs, ld};
-}
-
-namespace {
-int64_t checked_width(const Heads& x, const char* what) {
-  QKV_CHECK(x.x.defined() && x.x.dim() == 3, "attention: expected ", what, " of rank 3 [B, T, width], got ",
-            str(x.x.defined() ? x.x.shape() : Shape{}));
-  int64_t width = x.width > 0 ? x.width : x.x.size(2) - x.col;
-  QKV_CHECK(x.col >= 0 && width > 0 && x.col + width <= x.x.size(2), "attention: ", what, " columns [", x.col, ", ",
-            x.col + width, ") are outside its ", x.x.size(2), " columns");
-  return width;
-}
-}  // namespace
-
-HeadDims check_heads(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const Mask* key_padding) {
-  int64_t width = checked_width(q, "q");
-  QKV_CHECK(checked_width(k, "k") == width && checked_width(v, "v") == width,
-            "attention: q, k and v heads differ in width: q ", str(q.x.shape()), ", k ", str(k.x.shape()), ", v ",
-            str(v.x.shape()));
-  QKV_CHECK(n_head > 0 && width % n_head == 0, "attention: ", n_head, " heads do not divide width ", width);
-  HeadDims d{q.x.size(0), n_head, q.x.size(1), k.x.size(1), width / n_head, width};
-  QKV_CHECK(k.x.size(0) == d.B && v.x.size(0) == d.B && v.x.size(1) == d.Tk, "attention: q ", str(q.x.shape()),
-            " does not match k ", str(k.x.shape()), " and v ", str(v.x.shape()));
-  QKV_CHECK(!key_padding || (key_padding->shape == Shape{d.B, d.Tk}), "attention: expected a key padding mask [", d.B,
-            ", ", d.Tk, "], got ", str(key_padding ? key_padding->shape : Shape{}));
-  return d;
-}
 
 Tensor attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const AttentionOptions& o) {
   ProfileScope profile("attention");
-  HeadDims hd = check_heads(q, k, v, n_head, o.key_padding);
-  int64_t width = hd.width;
-  Dims d{hd.B, hd.NH, hd.Tq, hd.Tk, hd.hs, o.causal, o.window};
+  const HeadDims hd = check_heads(q, k, v, n_head, o.key_padding);
   QKV_CHECK(o.window >= 0, "attention: window ", o.window, " must be 0 (every key) or positive");
   QKV_CHECK(o.dropout >= 0.0f && o.dropout < 1.0f, "attention: dropout ", o.dropout, " is outside [0, 1)");
-  int64_t pairs = d.B * d.NH, tile = d.Tq * d.Tk;
-  float scale = 1.0f / std::sqrt(static_cast<float>(d.hs)), keep = 1.0f / (1.0f - o.dropout);
-  bool drop = o.dropout > 0.0f;
-  Tensor out = Tensor::empty({d.B, d.Tq, width});
-  Tensor lse = Tensor::empty({pairs, d.Tq});
+  QKV_CHECK(!o.state, "attention: a LinearAttentionState is for linear_attention");
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd.hs)), keep = 1.0f / (1.0f - o.dropout);
+  const Dims d{hd, o.causal, o.window, scale, o.dropout, keep, o.seed, o.stream};
+  Tensor out = Tensor::empty({d.B, d.Tq, d.width});
+  Tensor lse = Tensor::empty({d.B * d.NH, d.Tq});
   Tensor weights = o.weights_out ? Tensor::zeros({d.B, d.NH, d.Tq, d.Tk}) : Tensor();
-  const int64_t block = block_rows(d);
-  Tensor scratch = Tensor::empty({threads(), (drop ? 2 : 1) * block * d.Tk});  // P (and P') of a block
   // The backward pass needs the padding after the caller's mask may be gone: keep a copy.
   auto padding = std::make_shared<std::vector<uint8_t>>(o.key_padding ? o.key_padding->data : std::vector<uint8_t>{});
-  const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
-#pragma omp parallel for schedule(static) if (pairs > 1)
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    const auto [b, h, Q, K, V, pad] = pair_of(pair, d, q, k, v, *padding);
-    float* P = scratch.data() + thread_index() * scratch.size(1);
-    float* D = P + block * d.Tk;
-    float* O = out.data() + b * d.Tq * width + h * d.hs;
-    for (int64_t i0 = 0; i0 < d.Tq; i0 += block) {
-      int64_t rows = std::min(block, d.Tq - i0);
-      auto [k0, k1] = block_keys(d, i0, rows);
-      int64_t keys = k1 - k0;
-      if (keys == 0) {  // no query of the block sees a key
-        for (int64_t r = 0; r < rows; ++r) {
-          std::fill_n(O + (i0 + r) * width, d.hs, 0.0f);
-          lse.data()[pair * d.Tq + i0 + r] = INFINITY;
-        }
-        continue;
-      }
-      gemm(false, true, rows, keys, d.hs, pq + Q.offset + i0 * Q.ld, Q.ld, pk + K.offset + k0 * K.ld, K.ld, 0.0f, P,
-           keys);
-      for (int64_t r = 0; r < rows; ++r) {
-        KeyRange row = visible_keys(d, i0 + r);
-        probabilities(P + r * keys, keys, row.begin - k0, row.end - k0, pad ? pad + k0 : nullptr, scale, nullptr,
-                      lse.data() + pair * d.Tq + i0 + r);
-        if (weights.defined()) std::copy_n(P + r * keys, keys, weights.data() + pair * tile + (i0 + r) * d.Tk + k0);
-      }
-      const float* A = P;
-      if (drop) {
-        for (int64_t r = 0; r < rows; ++r)
-          apply_dropout(o, pair * tile + (i0 + r) * d.Tk + k0, P + r * keys, D + r * keys, keys, keep);
-        A = D;
-      }
-      gemm(false, false, rows, d.hs, keys, A, keys, pv + V.offset + k0 * V.ld, V.ld, 0.0f, O + i0 * width,
-           width);  // O = P' v
-    }
-  }
+  attention_forward(d, q, k, v, *padding, out.data(), lse.data(), o.weights_out ? weights.data() : nullptr);
   if (o.weights_out) *o.weights_out = weights;
   if (needs_grad(q.x, k.x, v.x)) {
-    AttentionOptions saved = o;
-    saved.key_padding = nullptr;  // `padding` holds the mask from here on
-    saved.weights_out = nullptr;
-    record(out, "attention", {q.x, k.x, v.x},
-           [q, k, v, lse, padding, d, saved, scale, keep, width](const Tensor& dout) {
-             int64_t n_pairs = d.B * d.NH, n_tile = d.Tq * d.Tk;
-             bool has_drop = saved.dropout > 0.0f;
-             // One buffer per distinct tensor: q, k and v may share one, each head writing only its own columns.
-             float* dq = q.x.requires_grad() ? grad_buffer(q.x).data() : nullptr;
-             float* dk = k.x.requires_grad() ? grad_buffer(k.x).data() : nullptr;
-             float* dv = v.x.requires_grad() ? grad_buffer(v.x).data() : nullptr;
-             const int64_t rows_per_block = block_rows(d);
-             Tensor work = Tensor::empty({threads(), (has_drop ? 3 : 2) * rows_per_block * d.Tk});  // P, dP (and P')
-             const float *q0 = q.x.data(), *k0 = k.x.data(), *v0 = v.x.data(), *pdo = dout.data();
-#pragma omp parallel for schedule(static) if (n_pairs > 1)
-             for (int64_t pair = 0; pair < n_pairs; ++pair) {
-               const auto [b, h, Q, K, V, pad] = pair_of(pair, d, q, k, v, *padding);
-               const float* dO = pdo + b * d.Tq * width + h * d.hs;
-               float* P = work.data() + thread_index() * work.size(1);
-               float* dP = P + rows_per_block * d.Tk;
-               float* D = dP + rows_per_block * d.Tk;
-               for (int64_t i0 = 0; i0 < d.Tq; i0 += rows_per_block) {
-                 int64_t rows = std::min(rows_per_block, d.Tq - i0);
-                 auto [kb, ke] = block_keys(d, i0, rows);
-                 int64_t keys = ke - kb;
-                 if (keys == 0) continue;
-                 const float* Qb = q0 + Q.offset + i0 * Q.ld;
-                 const float* Kb = k0 + K.offset + kb * K.ld;
-                 gemm(false, true, rows, keys, d.hs, Qb, Q.ld, Kb, K.ld, 0.0f, P, keys);  // S again
-                 for (int64_t r = 0; r < rows; ++r) {
-                   KeyRange row = visible_keys(d, i0 + r);
-                   probabilities(P + r * keys, keys, row.begin - kb, row.end - kb, pad ? pad + kb : nullptr, scale,
-                                 lse.data() + pair * d.Tq + i0 + r, nullptr);
-                 }
-                 const float* A = P;
-                 const int64_t flat0 = pair * n_tile + i0 * d.Tk + kb;  // the dropout mask's first element
-                 if (has_drop) {
-                   for (int64_t r = 0; r < rows; ++r)
-                     apply_dropout(saved, flat0 + r * d.Tk, P + r * keys, D + r * keys, keys, keep);
-                   A = D;
-                 }
-                 if (dv)  // dv += P'^T dO
-                   gemm(true, false, keys, d.hs, rows, A, keys, dO + i0 * width, width, 1.0f, dv + V.offset + kb * V.ld,
-                        V.ld);
-                 if (!dq && !dk) continue;
-                 gemm(false, true, rows, keys, d.hs, dO + i0 * width, width, v0 + V.offset + kb * V.ld, V.ld, 0.0f, dP,
-                      keys);
-                 for (int64_t r = 0; r < rows; ++r) {
-                   float* row = dP + r * keys;
-                   const float* prow = P + r * keys;
-                   if (has_drop) apply_dropout(saved, flat0 + r * d.Tk, row, row, keys, keep);
-                   double dot = 0.0;
-#pragma omp simd reduction(+ : dot)
-                   for (int64_t j = 0; j < keys; ++j) dot += row[j] * prow[j];
-                   float fdot = static_cast<float>(dot);
-#pragma omp simd
-                   for (int64_t j = 0; j < keys; ++j) row[j] = prow[j] * (row[j] - fdot) * scale;
-                 }
-                 if (dq)  // dq += dS k
-                   gemm(false, false, rows, d.hs, keys, dP, keys, Kb, K.ld, 1.0f, dq + Q.offset + i0 * Q.ld, Q.ld);
-                 if (dk)  // dk += dS^T q
-                   gemm(true, false, keys, d.hs, rows, dP, keys, Qb, Q.ld, 1.0f, dk + K.offset + kb * K.ld, K.ld);
-               }
-             }
-           });
+    record(out, "attention", {q.x, k.x, v.x}, [q, k, v, lse, padding, d](const Tensor& dout) {
+      QkvGrads g{grad_or_null(q.x), grad_or_null(k.x), grad_or_null(v.x)};
+      attention_backward(d, q, k, v, *padding, lse.data(), dout.data(), g);
+    });
   }
   return out;
 }

@@ -2,19 +2,24 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
 namespace qkv {
 
-// Query i sits at position i' = i + (Tk - Tq) among the keys: with a KV cache the queries are the last ones.
+struct LinearAttentionState;
+
+// The options of attention() and linear_attention(); those marked for one of them must keep their defaults in
+// the other. Query i sits at position i' = i + (Tk - Tq) among the keys: with a KV cache the queries are the last ones.
 struct AttentionOptions {
-  bool causal = false;                // query i sees key j only when j <= i'
-  int64_t window = 0;                 // > 0: local attention, query i sees key j only when |i' - j| < window
-  const Mask* key_padding = nullptr;  // [B, Tk], 1 = a padding key that nobody attends to
-  float dropout = 0.0f;               // on the attention weights, as PyTorch's dropout_p
-  uint64_t seed = 0, stream = 0;      // the dropout mask's key (see dropout())
-  Tensor* weights_out = nullptr;      // if set, receives the attention weights [B, NH, Tq, Tk] (before dropout)
+  bool causal = false;                    // query i sees key j only when j <= i'
+  int64_t window = 0;                     // attention: > 0 is local, query i sees key j only when |i' - j| < window
+  const Mask* key_padding = nullptr;      // [B, Tk], 1 = a padding key that nobody attends to
+  float dropout = 0.0f;                   // attention: on the attention weights, as PyTorch's dropout_p
+  uint64_t seed = 0, stream = 0;          // attention: the dropout mask's key (see dropout())
+  Tensor* weights_out = nullptr;          // if set, receives the attention weights [B, NH, Tq, Tk] (before dropout)
+  LinearAttentionState* state = nullptr;  // linear_attention: the running sums of causal decoding (no gradient)
 };
 
 // Where the heads of q, k or v live: columns [col, col + width) of a token-major [B, T, *] tensor, head h at
@@ -37,6 +42,16 @@ struct HeadDims {
   int64_t B, NH, Tq, Tk, hs, width;
 };
 HeadDims check_heads(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const Mask* key_padding);
+
+// What (batch, head) pair number `pair` = b * NH + h reads: its q, k and v heads, and its batch's row of the
+// [B, Tk] key padding (null when `padding` is empty).
+struct HeadPair {
+  int64_t b, h;
+  HeadMatrix q, k, v;
+  const uint8_t* pad;
+};
+HeadPair head_pair(int64_t pair, const HeadDims& d, const Heads& q, const Heads& k, const Heads& v,
+                   const std::vector<uint8_t>& padding);
 
 // For each batch b and head h: out[b, :, h] = softmax(q_h k_h^T / sqrt(hs) + mask) v_h, with q_h [Tq, hs]
 // and k_h, v_h [Tk, hs]. The mask hides the keys of padding, of the future (causal) and outside the window

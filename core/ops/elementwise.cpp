@@ -81,43 +81,6 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
 
 }  // namespace
 
-void add_reduced(Tensor& dst, const Tensor& src) {
-  float* pd = dst.data();
-  const float* ps = src.data();
-  if (dst.shape() == src.shape()) {
-    int64_t n = src.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
-    for (int64_t i = 0; i < n; ++i) pd[i] += ps[i];
-    return;
-  }
-  QKV_CHECK(broadcast_shapes(dst.shape(), src.shape(), "add_reduced") == src.shape(), "add_reduced: shape ",
-            str(dst.shape()), " does not broadcast to ", str(src.shape()));
-  if (dst.dim() >= 1 && src.dim() >= 1 && dst.numel() == src.size(-1) && dst.size(-1) == src.size(-1)) {
-    // A bias-like [..., n] summed over every leading dimension: threads split the columns, and each column
-    // adds its rows in order, so the bits do not depend on the thread count.
-    int64_t n = src.size(-1), rows = src.numel() / std::max<int64_t>(n, 1);
-#pragma omp parallel for if (src.numel() >= kGrain) schedule(static)
-    for (int64_t j0 = 0; j0 < n; j0 += 16)
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = j0; j < std::min(n, j0 + 16); ++j) pd[j] += ps[r * n + j];
-    return;
-  }
-  // Serial: several source rows add into the same destination row, and a fixed order keeps the bits fixed.
-  const Shape& out = src.shape();
-  std::vector<int64_t> sd = broadcast_strides(dst.shape(), out);
-  int rank = static_cast<int>(out.size());
-  int64_t n = out.back(), rows = src.numel() / std::max<int64_t>(n, 1);
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t rest = r, od = 0;
-    for (int d = rank - 2; d >= 0; --d) {
-      od += (rest % out[d]) * sd[d];
-      rest /= out[d];
-    }
-    int64_t step = sd[rank - 1];
-    for (int64_t j = 0; j < n; ++j) pd[od + j * step] += ps[r * n + j];
-  }
-}
-
 // out = a + b;  da += dout,  db += dout (each summed over its broadcast dimensions)
 Tensor add(const Tensor& a, const Tensor& b) {
   ProfileScope profile("add");

@@ -38,8 +38,4 @@ inline Tensor operator*(float s, const Tensor& a) { return mul(a, s); }
 inline Tensor operator/(const Tensor& a, float s) { return mul(a, 1.0f / s); }
 inline Tensor operator/(float s, const Tensor& a) { return div(Tensor::scalar(s), a); }
 
-// Adds `src` into `dst`, summing over the dimensions where dst's shape broadcasts to src's (the
-// gradient of broadcasting). No autograd; used by backward functions.
-void add_reduced(Tensor& dst, const Tensor& src);
-
 }  // namespace qkv

@@ -81,7 +81,6 @@ void layernorm_backward(const float* dy, const float* x, const float* w, const f
 }
 
 const float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
-float* grad_or_null(const Tensor& t) { return t.requires_grad() ? grad_buffer(t).data() : nullptr; }
 
 }  // namespace
 

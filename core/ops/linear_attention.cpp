@@ -51,7 +51,7 @@ float read_out(const float* S, const float* z, const float* qf, float* out, int6
   return den;
 }
 
-// One (batch, head) pair's heads and padding.
+// One (batch, head) pair's heads, from their first element, and its padding.
 struct LinearPair {
   const float *q, *k, *v;
   int64_t ldq, ldk, ldv;
@@ -65,18 +65,8 @@ struct LinearPair {
   }
 };
 
-LinearPair pair_of(int64_t pair, const HeadDims& d, const Heads& q, const Heads& k, const Heads& v,
-                   const std::vector<uint8_t>& padding) {
-  int64_t b = pair / d.NH, h = pair % d.NH;
-  HeadMatrix Q = head_matrix(q, d.Tq, d.hs, b, h), K = head_matrix(k, d.Tk, d.hs, b, h),
-             V = head_matrix(v, d.Tk, d.hs, b, h);
-  return {q.x.data() + Q.offset,
-          k.x.data() + K.offset,
-          v.x.data() + V.offset,
-          Q.ld,
-          K.ld,
-          V.ld,
-          padding.empty() ? nullptr : padding.data() + b * d.Tk};
+LinearPair linear_pair(const HeadPair& p, const Heads& q, const Heads& k, const Heads& v) {
+  return {q.x.data() + p.q.offset, k.x.data() + p.k.offset, v.x.data() + p.v.offset, p.q.ld, p.k.ld, p.v.ld, p.pad};
 }
 
 // The implied attention weights of query i: phi(q_i) . phi(k_j) / d_i over the keys it sees.
@@ -93,125 +83,166 @@ void implied_weights(const LinearPair& p, const HeadDims& d, bool causal, int64_
   }
 }
 
-}  // namespace
-
-Tensor linear_attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, bool causal,
-                        const Mask* key_padding, LinearAttentionState* state, Tensor* weights_out) {
-  ProfileScope profile("linear_attention");
-  const HeadDims d = check_heads(q, k, v, n_head, key_padding);
-  QKV_CHECK(!causal || d.Tq == d.Tk, "linear attention: causal needs as many queries as keys, got ", d.Tq, " and ",
-            d.Tk, " (decoding carries a LinearAttentionState instead of earlier keys)");
-  QKV_CHECK(!state || causal, "linear attention: a state is for causal decoding");
+// q, k, v [B, T, *] as heads, padding [B, Tk] or empty -> out [B, Tq, width], weights [B, NH, Tq, Tk] or null.
+// With a state (state_s [B, NH, hs, hs], state_z [B, NH, hs]; else null) the sums start from it and end in it.
+void linear_attention_forward(const HeadDims& d, bool causal, const Heads& q, const Heads& k, const Heads& v,
+                              const std::vector<uint8_t>& padding, float* out, float* weights, float* state_s,
+                              float* state_z) {
   const int64_t pairs = d.B * d.NH, hs = d.hs;
-  if (state && !state->s.defined()) {
-    state->s = Tensor::zeros({d.B, d.NH, hs, hs});
-    state->z = Tensor::zeros({d.B, d.NH, hs});
-  }
-  QKV_CHECK(!state || (state->s.shape() == Shape{d.B, d.NH, hs, hs} && state->z.shape() == Shape{d.B, d.NH, hs}),
-            "linear attention: the state holds sums of shape ", str(state ? state->s.shape() : Shape{}), ", expected [",
-            d.B, ", ", d.NH, ", ", hs, ", ", hs, "]");
-  auto padding = std::make_shared<std::vector<uint8_t>>(key_padding ? key_padding->data : std::vector<uint8_t>{});
-  Tensor out = Tensor::empty({d.B, d.Tq, d.width});
-  Tensor weights = weights_out ? Tensor::zeros({d.B, d.NH, d.Tq, d.Tk}) : Tensor();
 #pragma omp parallel for schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
-    const LinearPair p = pair_of(pair, d, q, k, v, *padding);
+    const HeadPair hp = head_pair(pair, d, q, k, v, padding);
+    const LinearPair p = linear_pair(hp, q, k, v);
     std::vector<float> S(hs * hs, 0.0f), z(hs, 0.0f), f(hs);
-    if (state) {
-      std::copy_n(state->s.data() + pair * hs * hs, hs * hs, S.data());
-      std::copy_n(state->z.data() + pair * hs, hs, z.data());
+    if (state_s) {
+      std::copy_n(state_s + pair * hs * hs, hs * hs, S.data());
+      std::copy_n(state_z + pair * hs, hs, z.data());
     }
     auto add = [&](int64_t j) { p.add_key_to(j, S.data(), z.data(), f.data(), hs); };
     if (!causal)
       for (int64_t j = 0; j < d.Tk; ++j) add(j);
-    float* O = out.data() + (pair / d.NH) * d.Tq * d.width + (pair % d.NH) * hs;
+    float* O = out + hp.b * d.Tq * d.width + hp.h * hs;
     for (int64_t i = 0; i < d.Tq; ++i) {
       if (causal) add(i);
       phi_row(p.q + i * p.ldq, f.data(), hs);
       float den = read_out(S.data(), z.data(), f.data(), O + i * d.width, hs);
-      if (weights.defined()) implied_weights(p, d, causal, i, f.data(), den, weights.data() + (pair * d.Tq + i) * d.Tk);
+      if (weights) implied_weights(p, d, causal, i, f.data(), den, weights + (pair * d.Tq + i) * d.Tk);
     }
-    if (state) {
-      std::copy_n(S.data(), hs * hs, state->s.data() + pair * hs * hs);
-      std::copy_n(z.data(), hs, state->z.data() + pair * hs);
+    if (state_s) {
+      std::copy_n(S.data(), hs * hs, state_s + pair * hs * hs);
+      std::copy_n(z.data(), hs, state_z + pair * hs);
     }
   }
-  if (weights_out) *weights_out = weights;
-  if (!state && needs_grad(q.x, k.x, v.x)) {
-    record(out, "linear_attention", {q.x, k.x, v.x}, [q, k, v, d, causal, padding](const Tensor& dout) {
-      const int64_t n_pairs = d.B * d.NH, n = d.hs;
-      float* dq = q.x.requires_grad() ? grad_buffer(q.x).data() : nullptr;
-      float* dk = k.x.requires_grad() ? grad_buffer(k.x).data() : nullptr;
-      float* dv = v.x.requires_grad() ? grad_buffer(v.x).data() : nullptr;
-#pragma omp parallel for schedule(static) if (n_pairs > 1)
-      for (int64_t pair = 0; pair < n_pairs; ++pair) {
-        const LinearPair p = pair_of(pair, d, q, k, v, *padding);
-        const int64_t b = pair / d.NH, h = pair % d.NH;
-        auto grad_at = [&](float* g, const Heads& x, int64_t T) {
-          HeadMatrix m = head_matrix(x, T, n, b, h);
-          return g ? g + m.offset : nullptr;
-        };
-        float *gq = grad_at(dq, q, d.Tq), *gk = grad_at(dk, k, d.Tk), *gv = grad_at(dv, v, d.Tk);
-        const float* dO = dout.data() + b * d.Tq * d.width + h * n;
-        std::vector<float> S(n * n, 0.0f), z(n, 0.0f), f(n), o(n), G(n * n, 0.0f), g(n, 0.0f);
-        std::vector<float> dn(d.Tq * n), dd(d.Tq);
-        auto add = [&](int64_t j) { p.add_key_to(j, S.data(), z.data(), f.data(), n); };
-        // Query i's share of G and g.
-        auto add_query = [&](int64_t i) {
-          phi_row(p.q + i * p.ldq, f.data(), n);
-          for (int64_t a = 0; a < n; ++a) {
-            g[a] += dd[i] * f[a];
+}
+
+// dq of one pair (gq its gradient or null), sweeping the queries with S and z as each query saw them. Also
+// fills dn [Tq, hs] with dn_i = dout_i / d_i and dd [Tq] with dd_i = -(dout_i . out_i) / d_i, from the pair's
+// dout rows dO (stride width).
+void linear_query_grads(const HeadDims& d, bool causal, const LinearPair& p, const float* dO, float* gq, float* dn,
+                        float* dd) {
+  const int64_t hs = d.hs;
+  std::vector<float> S(hs * hs, 0.0f), z(hs, 0.0f), f(hs), o(hs);
+  auto add = [&](int64_t j) { p.add_key_to(j, S.data(), z.data(), f.data(), hs); };
+  if (!causal)
+    for (int64_t j = 0; j < d.Tk; ++j) add(j);
+  for (int64_t i = 0; i < d.Tq; ++i) {
+    if (causal) add(i);
+    const float* qi = p.q + i * p.ldq;
+    phi_row(qi, f.data(), hs);
+    float den = read_out(S.data(), z.data(), f.data(), o.data(), hs);
+    const float* doi = dO + i * d.width;
+    float dot = 0.0f;
+    for (int64_t c = 0; c < hs; ++c) {
+      dn[i * hs + c] = doi[c] / den;
+      dot += doi[c] * o[c];
+    }
+    dd[i] = -dot / den;
+    if (!gq) continue;
+    for (int64_t a = 0; a < hs; ++a) {
+      float sum = dd[i] * z[a];
+      for (int64_t c = 0; c < hs; ++c) sum += S[a * hs + c] * dn[i * hs + c];
+      gq[i * p.ldq + a] += sum * phi_grad(qi[a]);
+    }
+  }
+}
+
+// Query i's share of the sums over the queries that see a key: G += phi(q_i) dn_i^T [hs, hs], g += dd_i phi(q_i).
+void add_query(const LinearPair& p, int64_t i, const float* dn, const float* dd, float* G, float* g, float* f,
+               int64_t hs) {
+  phi_row(p.q + i * p.ldq, f, hs);
+  for (int64_t a = 0; a < hs; ++a) {
+    g[a] += dd[i] * f[a];
 #pragma omp simd
-            for (int64_t c = 0; c < n; ++c) G[a * n + c] += f[a] * dn[i * n + c];
-          }
-        };
-        // Key j's gradients from the G and g of the queries that see it.
-        auto key_grads = [&](int64_t j) {
-          if (p.hidden(j)) return;
-          const float* vj = p.v + j * p.ldv;
-          const float* kj = p.k + j * p.ldk;
-          phi_row(kj, f.data(), n);
-          for (int64_t a = 0; a < n; ++a) {
-            float s = g[a];
-            for (int64_t c = 0; c < n; ++c) s += G[a * n + c] * vj[c];
-            if (gk) gk[j * p.ldk + a] += s * phi_grad(kj[a]);
-          }
-          if (gv)
-            for (int64_t a = 0; a < n; ++a)
-              for (int64_t c = 0; c < n; ++c) gv[j * p.ldv + c] += f[a] * G[a * n + c];
-        };
-        if (!causal)
-          for (int64_t j = 0; j < d.Tk; ++j) add(j);
-        for (int64_t i = 0; i < d.Tq; ++i) {  // dq, with S and z as query i saw them
-          if (causal) add(i);
-          const float* qi = p.q + i * p.ldq;
-          phi_row(qi, f.data(), n);
-          float den = read_out(S.data(), z.data(), f.data(), o.data(), n);
-          const float* doi = dO + i * d.width;
-          float dot = 0.0f;
-          for (int64_t c = 0; c < n; ++c) {
-            dn[i * n + c] = doi[c] / den;
-            dot += doi[c] * o[c];
-          }
-          dd[i] = -dot / den;
-          if (!gq) continue;
-          for (int64_t a = 0; a < n; ++a) {
-            float s = dd[i] * z[a];
-            for (int64_t c = 0; c < n; ++c) s += S[a * n + c] * dn[i * n + c];
-            gq[i * p.ldq + a] += s * phi_grad(qi[a]);
-          }
-        }
-        if (!gk && !gv) continue;
-        if (!causal) {
-          for (int64_t i = 0; i < d.Tq; ++i) add_query(i);
-          for (int64_t j = 0; j < d.Tk; ++j) key_grads(j);
-        } else {
-          for (int64_t j = d.Tk - 1; j >= 0; --j) {  // suffix sums: the queries i >= j
-            add_query(j);
-            key_grads(j);
-          }
-        }
-      }
+    for (int64_t c = 0; c < hs; ++c) G[a * hs + c] += f[a] * dn[i * hs + c];
+  }
+}
+
+// Key j's gradients from the G and g of the queries that see it: dphi(k_j) = G v_j + g, dv_j = G^T phi(k_j).
+void add_key_grads(const LinearPair& p, int64_t j, const float* G, const float* g, float* f, float* gk, float* gv,
+                   int64_t hs) {
+  if (p.hidden(j)) return;
+  const float* vj = p.v + j * p.ldv;
+  const float* kj = p.k + j * p.ldk;
+  phi_row(kj, f, hs);
+  for (int64_t a = 0; a < hs; ++a) {
+    float sum = g[a];
+    for (int64_t c = 0; c < hs; ++c) sum += G[a * hs + c] * vj[c];
+    if (gk) gk[j * p.ldk + a] += sum * phi_grad(kj[a]);
+  }
+  if (gv)
+    for (int64_t a = 0; a < hs; ++a)
+      for (int64_t c = 0; c < hs; ++c) gv[j * p.ldv + c] += f[a] * G[a * hs + c];
+}
+
+// dk and dv of one pair (gk, gv its gradients or null) from dn and dd: every query sees every key, or (causal)
+// a backward sweep builds the suffix sums over the queries i >= j.
+void linear_key_grads(const HeadDims& d, bool causal, const LinearPair& p, const float* dn, const float* dd, float* gk,
+                      float* gv) {
+  const int64_t hs = d.hs;
+  std::vector<float> G(hs * hs, 0.0f), g(hs, 0.0f), f(hs);
+  if (!causal) {
+    for (int64_t i = 0; i < d.Tq; ++i) add_query(p, i, dn, dd, G.data(), g.data(), f.data(), hs);
+    for (int64_t j = 0; j < d.Tk; ++j) add_key_grads(p, j, G.data(), g.data(), f.data(), gk, gv, hs);
+  } else {
+    for (int64_t j = d.Tk - 1; j >= 0; --j) {
+      add_query(p, j, dn, dd, G.data(), g.data(), f.data(), hs);
+      add_key_grads(p, j, G.data(), g.data(), f.data(), gk, gv, hs);
+    }
+  }
+}
+
+// dout [B, Tq, width] -> adds into dq, dk, dv (the buffers of q, k, v, [B, T, *]; null where not wanted).
+void linear_attention_backward(const HeadDims& d, bool causal, const Heads& q, const Heads& k, const Heads& v,
+                               const std::vector<uint8_t>& padding, const float* dout, float* dq, float* dk,
+                               float* dv) {
+  const int64_t pairs = d.B * d.NH;
+#pragma omp parallel for schedule(static) if (pairs > 1)
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    const HeadPair hp = head_pair(pair, d, q, k, v, padding);
+    float* gq = dq ? dq + hp.q.offset : nullptr;
+    float* gk = dk ? dk + hp.k.offset : nullptr;
+    float* gv = dv ? dv + hp.v.offset : nullptr;
+    const LinearPair p = linear_pair(hp, q, k, v);
+    std::vector<float> dn(d.Tq * d.hs), dd(d.Tq);
+    linear_query_grads(d, causal, p, dout + hp.b * d.Tq * d.width + hp.h * d.hs, gq, dn.data(), dd.data());
+    if (gk || gv) linear_key_grads(d, causal, p, dn.data(), dd.data(), gk, gv);
+  }
+}
+
+}  // namespace
+
+void LinearAttentionState::select_rows(const std::vector<int64_t>& rows) {
+  if (!s.defined()) return;
+  s = s.select_rows(rows);
+  z = z.select_rows(rows);
+}
+
+Tensor linear_attention(const Heads& q, const Heads& k, const Heads& v, int64_t n_head, const AttentionOptions& o) {
+  ProfileScope profile("linear_attention");
+  QKV_CHECK(o.window == 0 && o.dropout == 0.0f, "linear attention: it takes no window and no dropout, got window ",
+            o.window, " and dropout ", o.dropout);
+  const HeadDims d = check_heads(q, k, v, n_head, o.key_padding);
+  QKV_CHECK(!o.causal || d.Tq == d.Tk, "linear attention: causal needs as many queries as keys, got ", d.Tq, " and ",
+            d.Tk, " (decoding carries a LinearAttentionState instead of earlier keys)");
+  LinearAttentionState* state = o.state;
+  QKV_CHECK(!state || o.causal, "linear attention: a state is for causal decoding");
+  if (state && !state->s.defined()) {
+    state->s = Tensor::zeros({d.B, d.NH, d.hs, d.hs});
+    state->z = Tensor::zeros({d.B, d.NH, d.hs});
+  }
+  QKV_CHECK(!state || (state->s.shape() == Shape{d.B, d.NH, d.hs, d.hs} && state->z.shape() == Shape{d.B, d.NH, d.hs}),
+            "linear attention: the state holds sums of shape ", str(state ? state->s.shape() : Shape{}), ", expected [",
+            d.B, ", ", d.NH, ", ", d.hs, ", ", d.hs, "]");
+  auto padding = std::make_shared<std::vector<uint8_t>>(o.key_padding ? o.key_padding->data : std::vector<uint8_t>{});
+  Tensor out = Tensor::empty({d.B, d.Tq, d.width});
+  Tensor weights = o.weights_out ? Tensor::zeros({d.B, d.NH, d.Tq, d.Tk}) : Tensor();
+  linear_attention_forward(d, o.causal, q, k, v, *padding, out.data(), o.weights_out ? weights.data() : nullptr,
+                           state ? state->s.data() : nullptr, state ? state->z.data() : nullptr);
+  if (o.weights_out) *o.weights_out = weights;
+  if (!state && needs_grad(q.x, k.x, v.x)) {
+    record(out, "linear_attention", {q.x, k.x, v.x}, [q, k, v, d, causal = o.causal, padding](const Tensor& dout) {
+      float *dq = grad_or_null(q.x), *dk = grad_or_null(k.x), *dv = grad_or_null(v.x);
+      linear_attention_backward(d, causal, q, k, v, *padding, dout.data(), dq, dk, dv);
     });
   }
   return out;

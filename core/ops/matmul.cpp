@@ -59,6 +59,42 @@ void batched_gemm(bool tx, bool ty, int64_t M, int64_t N, int64_t K, const float
   }
 }
 
+// The gradient buffer of a matmul operand, and the beta to write it with: a first gradient is written by BLAS
+// with beta 0, not added to zeros, unless broadcast matrices take several contributions.
+float* operand_grad(const Tensor& x, bool broadcast, float& beta) {
+  bool fresh = false;
+  float* g = broadcast ? grad_buffer(x).data() : grad_buffer_for_overwrite(x, fresh).data();
+  beta = fresh ? 0.0f : 1.0f;
+  return g;
+}
+
+// dout = dC [batch, M, N] -> adds into the gradients of a and b (the ones that require one), with the forward's
+// plan and transpose flags.
+void matmul_backward(const BatchPlan& plan, bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b,
+                     const float* dout) {
+  const int64_t M = plan.M, N = plan.N, K = plan.K;
+  std::vector<int64_t> c(plan.a.size());  // output batch i is matrix i of dC
+  for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int64_t>(i);
+  float beta = 0.0f;
+  if (a.requires_grad()) {
+    // Shared matrices of A take several contributions: write them one after another (targets given).
+    const std::vector<int64_t>* targets = plan.a_broadcast ? &plan.a : nullptr;
+    float* da = operand_grad(a, targets != nullptr, beta);
+    if (!transpose_a)  // dA[M, K] += dC[M, N] op(B)^T
+      batched_gemm(false, !transpose_b, M, K, N, dout, c, b.data(), plan.b, beta, da, targets);
+    else  // dA[K, M] += op(B) dC^T
+      batched_gemm(transpose_b, true, K, M, N, b.data(), plan.b, dout, c, beta, da, targets);
+  }
+  if (b.requires_grad()) {
+    const std::vector<int64_t>* targets = plan.b_broadcast ? &plan.b : nullptr;
+    float* db = operand_grad(b, targets != nullptr, beta);
+    if (!transpose_b)  // dB[K, N] += op(A)^T dC
+      batched_gemm(!transpose_a, false, K, N, M, a.data(), plan.a, dout, c, beta, db, targets);
+    else  // dB[N, K] += dC^T op(A)
+      batched_gemm(true, transpose_a, N, K, M, dout, c, a.data(), plan.a, beta, db, targets);
+  }
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
@@ -107,30 +143,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 
   if (needs_grad(a, b)) {
     record(out, "matmul", {a, b}, [a, b, plan, transpose_a, transpose_b](const Tensor& dout) {
-      int64_t Mp = plan.M, Np = plan.N, Kp = plan.K;
-      std::vector<int64_t> c(plan.a.size());
-      for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int64_t>(i);
-      if (a.requires_grad()) {
-        // Shared matrices of A take several contributions: write them one after another (targets given).
-        const std::vector<int64_t>* targets = plan.a_broadcast ? &plan.a : nullptr;
-        bool fresh = false;  // a first gradient is written by BLAS with beta 0, not added to zeros
-        float* da = targets ? grad_buffer(a).data() : grad_buffer_for_overwrite(a, fresh).data();
-        float beta = fresh ? 0.0f : 1.0f;
-        if (!transpose_a)  // dA[M, K] += dC[M, N] op(B)^T
-          batched_gemm(false, !transpose_b, Mp, Kp, Np, dout.data(), c, b.data(), plan.b, beta, da, targets);
-        else  // dA[K, M] += op(B) dC^T
-          batched_gemm(transpose_b, true, Kp, Mp, Np, b.data(), plan.b, dout.data(), c, beta, da, targets);
-      }
-      if (b.requires_grad()) {
-        const std::vector<int64_t>* targets = plan.b_broadcast ? &plan.b : nullptr;
-        bool fresh = false;
-        float* db = targets ? grad_buffer(b).data() : grad_buffer_for_overwrite(b, fresh).data();
-        float beta = fresh ? 0.0f : 1.0f;
-        if (!transpose_b)  // dB[K, N] += op(A)^T dC
-          batched_gemm(!transpose_a, false, Kp, Np, Mp, a.data(), plan.a, dout.data(), c, beta, db, targets);
-        else  // dB[N, K] += dC^T op(A)
-          batched_gemm(true, transpose_a, Np, Kp, Mp, dout.data(), c, a.data(), plan.a, beta, db, targets);
-      }
+      matmul_backward(plan, transpose_a, transpose_b, a, b, dout.data());
     });
   }
   return out;

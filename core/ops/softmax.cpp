@@ -13,8 +13,8 @@
 namespace qkv {
 namespace {
 
-// Writes softmax (or log-softmax) of each row of length n.
-void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_space) {
+// x, y [rows, n]: y = softmax(x) = e^x / sum e^x, or with log_space log_softmax(x) = x - log sum e^x, per row.
+void softmax_forward(const float* x, float* y, int64_t rows, int64_t n, bool log_space) {
 #pragma omp parallel for if (rows * n >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;
@@ -33,56 +33,48 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_sp
   }
 }
 
+// dy, y, dx [rows, n], y the forward's output; adds into dx. Per row:
+//   softmax:      dx += y (dy - sum(dy y))
+//   log_softmax:  dx += dy - e^y sum(dy)
+void softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t n, bool log_space) {
+#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *yr = y + r * n, *dyr = dy + r * n;
+    float* dxr = dx + r * n;
+    double total = 0.0;  // sum(dy y), or sum(dy) in log space
+    if (log_space) {
+      for (int64_t j = 0; j < n; ++j) total += dyr[j];
+      for (int64_t j = 0; j < n; ++j) dxr[j] += dyr[j] - fast_exp(yr[j]) * static_cast<float>(total);
+    } else {
+      for (int64_t j = 0; j < n; ++j) total += dyr[j] * yr[j];
+      for (int64_t j = 0; j < n; ++j) dxr[j] += yr[j] * (dyr[j] - static_cast<float>(total));
+    }
+  }
+}
+
 int64_t last_dim(const Tensor& x, const char* op) {
   QKV_CHECK(x.dim() >= 1, op, ": expected a tensor of rank >= 1, got a scalar");
   return x.size(-1);
 }
 
+// softmax or, with log_space, log_softmax over the last axis of x, recorded under `name`.
+Tensor softmax_op(const Tensor& x, const char* name, bool log_space) {
+  ProfileScope profile(name);
+  int64_t n = last_dim(x, name), rows = n ? x.numel() / n : 0;
+  Tensor y = Tensor::empty(x.shape());
+  softmax_forward(x.data(), y.data(), rows, n, log_space);
+  if (needs_grad(x)) {
+    record(y, name, {x}, [x, y = y.detach(), rows, n, log_space](const Tensor& dy) {
+      softmax_backward(dy.data(), y.data(), grad_buffer(x).data(), rows, n, log_space);
+    });
+  }
+  return y;
+}
+
 }  // namespace
 
-// y = e^x / sum e^x;  dx += y (dy - sum(dy y))
-Tensor softmax(const Tensor& x) {
-  ProfileScope profile("softmax");
-  int64_t n = last_dim(x, "softmax"), rows = n ? x.numel() / n : 0;
-  Tensor y = Tensor::empty(x.shape());
-  softmax_rows(x.data(), y.data(), rows, n, false);
-  if (needs_grad(x)) {
-    record(y, "softmax", {x}, [x, y = y.detach(), rows, n](const Tensor& dy) {
-      float* dx = grad_buffer(x).data();
-      const float *py = y.data(), *pdy = dy.data();
-#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const float *yr = py + r * n, *dyr = pdy + r * n;
-        double dot = 0.0;
-        for (int64_t j = 0; j < n; ++j) dot += dyr[j] * yr[j];
-        for (int64_t j = 0; j < n; ++j) dx[r * n + j] += yr[j] * (dyr[j] - static_cast<float>(dot));
-      }
-    });
-  }
-  return y;
-}
-
-// y = x - log sum e^x;  dx += dy - e^y sum(dy)
-Tensor log_softmax(const Tensor& x) {
-  ProfileScope profile("log_softmax");
-  int64_t n = last_dim(x, "log_softmax"), rows = n ? x.numel() / n : 0;
-  Tensor y = Tensor::empty(x.shape());
-  softmax_rows(x.data(), y.data(), rows, n, true);
-  if (needs_grad(x)) {
-    record(y, "log_softmax", {x}, [x, y = y.detach(), rows, n](const Tensor& dy) {
-      float* dx = grad_buffer(x).data();
-      const float *py = y.data(), *pdy = dy.data();
-#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const float *yr = py + r * n, *dyr = pdy + r * n;
-        double total = 0.0;
-        for (int64_t j = 0; j < n; ++j) total += dyr[j];
-        for (int64_t j = 0; j < n; ++j) dx[r * n + j] += dyr[j] - fast_exp(yr[j]) * static_cast<float>(total);
-      }
-    });
-  }
-  return y;
-}
+Tensor softmax(const Tensor& x) { return softmax_op(x, "softmax", false); }
+Tensor log_softmax(const Tensor& x) { return softmax_op(x, "log_softmax", true); }
 
 // y = mask ? value : x;  dx += mask ? 0 : dy
 Tensor masked_fill(const Tensor& x, const Mask& mask, float value) {

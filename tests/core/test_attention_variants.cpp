@@ -152,7 +152,7 @@ TEST_CASE("linear attention: equals its composite (the T x T form), causal and n
       return ref::linear_attention_head(q, k, v, h, kLinearAttentionEps);
     };
     check_same(
-        x, [&] { return linear_attention({x.q}, {x.k}, {x.v}, NH, causal, &padding); },
+        x, [&] { return linear_attention({x.q}, {x.k}, {x.v}, NH, {.causal = causal, .key_padding = &padding}); },
         [&] { return composite(x, NH, hidden, head); }, 1e-4f);
   }
   // Cross-attention shapes: 5 queries over 9 keys.
@@ -161,23 +161,34 @@ TEST_CASE("linear attention: equals its composite (the T x T form), causal and n
     return ref::linear_attention_head(q, k, v, h, kLinearAttentionEps);
   };
   check_same(
-      x, [&] { return linear_attention({x.q}, {x.k}, {x.v}, 1, false); },
+      x, [&] { return linear_attention({x.q}, {x.k}, {x.v}, 1); },
       [&] { return composite(x, 1, {std::vector<uint8_t>(45, 0)}, head); }, 1e-4f);
-  CHECK_THROWS_WITH_AS(linear_attention({x.q}, {x.k}, {x.v}, 1, true), doctest::Contains("as many queries as keys"),
-                       Error);
+  CHECK_THROWS_WITH_AS(linear_attention({x.q}, {x.k}, {x.v}, 1, {.causal = true}),
+                       doctest::Contains("as many queries as keys"), Error);
+}
+
+TEST_CASE("attention options: each op refuses the options of the other") {
+  Qkv x = random_qkv(14, 1, 4, 4, 4);
+  LinearAttentionState state;
+  CHECK_THROWS_WITH_AS(attention({x.q}, {x.k}, {x.v}, 1, {.causal = true, .state = &state}),
+                       doctest::Contains("a LinearAttentionState is for linear_attention"), Error);
+  CHECK_THROWS_WITH_AS(linear_attention({x.q}, {x.k}, {x.v}, 1, {.window = 2}),
+                       doctest::Contains("no window and no dropout"), Error);
+  CHECK_THROWS_WITH_AS(linear_attention({x.q}, {x.k}, {x.v}, 1, {.dropout = 0.1f}),
+                       doctest::Contains("no window and no dropout"), Error);
 }
 
 TEST_CASE("linear attention: decoding with the running sums equals the whole causal pass") {
   const int64_t T = 9;
   Qkv x = random_qkv(13, 2, T, T, 8);
   NoGrad no_grad;
-  Tensor whole = linear_attention({x.q}, {x.k}, {x.v}, 2, true);
+  Tensor whole = linear_attention({x.q}, {x.k}, {x.v}, 2, {.causal = true});
   LinearAttentionState state;
   std::vector<Tensor> parts;
   int64_t at = 0;
   for (int64_t n : {4, 1, 1, 3}) {  // a prompt of 4, then tokens one by one, then 3 more
     auto cols = [&](const Tensor& t) { return slice(t, 1, at, at + n); };
-    parts.push_back(linear_attention({cols(x.q)}, {cols(x.k)}, {cols(x.v)}, 2, true, nullptr, &state));
+    parts.push_back(linear_attention({cols(x.q)}, {cols(x.k)}, {cols(x.v)}, 2, {.causal = true, .state = &state}));
     at += n;
   }
   CHECK(state.s.shape() == Shape{2, 2, 4, 4});  // the state does not grow with T

@@ -370,14 +370,16 @@ std::vector<GradCase> make_cases() {
        .make = uniforms({{2, 5, 24}}),
        .run =
            [](const Inputs& x) {
-             return linear_attention({x[0], 0, 8}, {x[0], 8, 8}, {x[0], 16, 8}, 2, true);
+             return linear_attention({x[0], 0, 8}, {x[0], 8, 8}, {x[0], 16, 8}, 2, {.causal = true});
            },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
       {.name = "linear_attention/padding",  // bidirectional, 3 queries over 4 keys, batch 1 partly padded
        .make = uniforms({{2, 3, 4}, {2, 4, 4}, {2, 4, 4}}),
-       .run = [local_padding](
-                  const Inputs& x) { return linear_attention({x[0]}, {x[1]}, {x[2]}, 1, false, &local_padding); },
+       .run =
+           [local_padding](const Inputs& x) {
+             return linear_attention({x[0]}, {x[1]}, {x[2]}, 1, {.key_padding = &local_padding});
+           },
        .atol = kSmoothAtol,
        .rtol = kSmoothRtol},
       {.name = "cross_entropy/ignore_index",

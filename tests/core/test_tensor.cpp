@@ -60,6 +60,19 @@ TEST_CASE("tensor: reshape shares the buffer, clone and transpose copy") {
   CHECK(t.at({1, 1}) == 40.0f);
 }
 
+TEST_CASE("tensor: select_rows copies entries of axis 0 in the given order, without autograd history") {
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {3, 1, 2}).set_requires_grad(true);
+  Tensor y = x.select_rows({2, 0, 2});
+  CHECK(y.shape() == Shape{3, 1, 2});
+  CHECK(y.to_vector() == std::vector<float>{5, 6, 1, 2, 5, 6});
+  CHECK(!y.requires_grad());
+  y.data()[0] = 0.0f;  // a copy, not a view
+  CHECK(x.at({2, 0, 0}) == 5.0f);
+  CHECK(x.select_rows({}).shape() == Shape{0, 1, 2});
+  CHECK_THROWS_WITH_AS(x.select_rows({3}), doctest::Contains("row 3 is out of range [0, 3)"), Error);
+  CHECK_THROWS_WITH_AS(Tensor::scalar(1.0f).select_rows({0}), doctest::Contains("rank >= 1"), Error);
+}
+
 TEST_CASE("tensor: printing shows the shape and the values") {
   std::ostringstream os;
   os << Tensor::from_vector({1, 2.5f}, {1, 2});

@@ -29,6 +29,33 @@ TEST_CASE("sample: greedy, top-k and top-p pick from the allowed tokens only") {
   CHECK(ones / 4000.0 == doctest::Approx(0.6439).epsilon(0.05));
 }
 
+TEST_CASE("KVCache::select_rows keeps the chosen beams of the keys and values, or of the linear sums") {
+  KVCache cache;  // B = 3 beams, T = 2 tokens, C = 2
+  cache.k = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {3, 2, 2});
+  cache.v = Tensor::from_vector({-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12}, {3, 2, 2});
+  cache.select_rows({2, 0, 0, 1});  // beam search may keep a beam twice and drop another
+  CHECK(cache.k.shape() == Shape{4, 2, 2});
+  CHECK(cache.k.to_vector() == std::vector<float>{9, 10, 11, 12, 1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(cache.v.to_vector() == std::vector<float>{-9, -10, -11, -12, -1, -2, -3, -4, -1, -2, -3, -4, -5, -6, -7, -8});
+  CHECK(!cache.sums.s.defined());
+  CHECK(cache.length() == 2);
+  CHECK_THROWS_WITH_AS(cache.select_rows({4}), doctest::Contains("row 4 is out of range [0, 4)"), Error);
+
+  KVCache linear;  // B = 2, NH = 1, hs = 2: S [2, 1, 2, 2], z [2, 1, 2]
+  linear.sums.s = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8}, {2, 1, 2, 2});
+  linear.sums.z = Tensor::from_vector({0.5f, 1.5f, 2.5f, 3.5f}, {2, 1, 2});
+  linear.linear_length = 5;
+  linear.select_rows({1, 1, 0});
+  CHECK(linear.sums.s.to_vector() == std::vector<float>{5, 6, 7, 8, 5, 6, 7, 8, 1, 2, 3, 4});
+  CHECK(linear.sums.z.to_vector() == std::vector<float>{2.5f, 3.5f, 2.5f, 3.5f, 0.5f, 1.5f});
+  CHECK(!linear.k.defined());
+  CHECK(linear.length() == 5);  // tokens, not beams
+
+  KVCache empty;  // a layer that has seen nothing yet stays empty
+  empty.select_rows({0, 0});
+  CHECK((!empty.k.defined() && !empty.v.defined() && !empty.sums.s.defined()));
+}
+
 TEST_CASE("generate: gpt with a KV cache samples the same tokens as recomputation, past the block too") {
   Rng rng(2);
   // Each positions kind, and each attention kind (linear decodes with running sums, local with a window).
