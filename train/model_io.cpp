@@ -2,47 +2,8 @@
 
 #include "core/archive.h"
 #include "core/error.h"
-#include "core/rng.h"
 
 namespace qkv {
-
-DropoutContext& AnyModel::dropout_context() {
-  if (gpt) return gpt->dropout_context();
-  if (encoder) return encoder->dropout_context();
-  return seq2seq->dropout_context();
-}
-
-AnyModel build_model(const ModelConfig& config) {
-  AnyModel m;
-  switch (config.kind) {
-    case ModelKind::Gpt: {
-      auto p = std::make_shared<GPT>(config);
-      m.gpt = p.get();
-      m.module = p;
-      break;
-    }
-    case ModelKind::Encoder: {
-      auto p = std::make_shared<Encoder>(config);
-      m.encoder = p.get();
-      m.module = p;
-      break;
-    }
-    case ModelKind::Seq2Seq: {
-      auto p = std::make_shared<Seq2Seq>(config);
-      m.seq2seq = p.get();
-      m.module = p;
-      break;
-    }
-  }
-  return m;
-}
-
-void init_weights(AnyModel& model, uint64_t seed) {
-  Rng rng(seed, /*stream=*/0x1417);  // initialisation's own stream: no other use of the seed draws from it
-  if (model.gpt) model.gpt->init_weights(rng);
-  if (model.encoder) model.encoder->init_weights(rng);
-  if (model.seq2seq) model.seq2seq->init_weights(rng);
-}
 
 std::vector<std::string> task_specials(Task task) {
   switch (task) {
@@ -82,31 +43,31 @@ Checkpoint make_checkpoint(const Config& config, const Tokenizer& tokenizer, con
   ArchiveWriter w;
   tokenizer.write(w);
   c.tokenizer = w.bytes();
-  c.params = model.module->named_parameters();
+  c.params = model.module().named_parameters();
   return c;
 }
 
 LoadedCheckpoint load_model(const std::string& path) {
-  LoadedCheckpoint out;
-  out.raw = load_checkpoint(path);
-  nlohmann::json j = nlohmann::json::parse(out.raw.config_json, nullptr, false);
+  Checkpoint raw = load_checkpoint(path);
+  nlohmann::json j = nlohmann::json::parse(raw.config_json, nullptr, false);
   QKV_CHECK(j.is_object(), path, ": the stored config is not valid JSON");
+  std::vector<std::string> labels;
   if (j.contains("labels")) {
     QKV_CHECK(j["labels"].is_array(), path, ": the stored labels are not a list");
     for (const auto& l : j["labels"]) {
       QKV_CHECK(l.is_string(), path, ": a stored label is not a string");
-      out.labels.push_back(l.get<std::string>());
+      labels.push_back(l.get<std::string>());
     }
     j.erase("labels");
   }
-  out.config = parse_config(j);
-  ArchiveReader r(out.raw.tokenizer, path + " (tokenizer)");
-  out.tokenizer = Tokenizer::read(r);
-  out.config.model = resolve_model_config(out.config, *out.tokenizer, static_cast<int64_t>(out.labels.size()));
-  out.model = build_model(out.config.model);
-  load_parameters(*out.model.module, out.raw.params);
-  out.model.module->eval();
-  return out;
+  Config config = parse_config(j);
+  ArchiveReader r(raw.tokenizer, path + " (tokenizer)");
+  Tokenizer tokenizer = Tokenizer::read(r);
+  config.model = resolve_model_config(config, tokenizer, static_cast<int64_t>(labels.size()));
+  AnyModel model = build_model(config.model);
+  load_parameters(model.module(), raw.params);
+  model.module().eval();
+  return {std::move(config), std::move(tokenizer), std::move(model), std::move(raw), std::move(labels)};
 }
 
 LoadedCheckpoint load_model(const std::string& path, ModelKind expected, const char* command) {

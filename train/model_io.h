@@ -7,24 +7,11 @@
 #include <vector>
 
 #include "data/tokenizer.h"
-#include "nn/encoder.h"
-#include "nn/gpt.h"
-#include "nn/seq2seq.h"
+#include "train/any_model.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 
 namespace qkv {
-
-// One model of any kind, with typed access to it (exactly one pointer is set).
-struct AnyModel {
-  std::shared_ptr<Module> module;
-  GPT* gpt = nullptr;
-  Encoder* encoder = nullptr;
-  Seq2Seq* seq2seq = nullptr;
-  DropoutContext& dropout_context();
-};
-AnyModel build_model(const ModelConfig& config);
-void init_weights(AnyModel& model, uint64_t seed);  // the kind's own initialisation, from its own RNG stream
 
 // The special tokens a task needs (docs/DESIGN.md): lm none; mlm PAD, MASK, CLS; classify PAD, CLS; seq2seq
 // PAD, BOS, EOS.

@@ -7,10 +7,6 @@
 
 namespace qkv {
 
-std::unique_ptr<TrainTask> make_lm_task(const Config&, std::optional<Tokenizer>);
-std::unique_ptr<TrainTask> make_classify_task(const Config&, std::optional<Tokenizer>, std::vector<std::string>);
-std::unique_ptr<TrainTask> make_seq2seq_task(const Config&, std::optional<Tokenizer>);
-
 Rng batch_rng(uint64_t seed, uint64_t purpose, uint64_t index) {
   // Philox keys need no mixing to be independent; the purpose goes into the key so that streams of
   // different purposes never share counters.
@@ -34,18 +30,31 @@ Ids slice_rows(const Ids& ids, int64_t begin, int64_t count) {
   return Ids(std::vector<int32_t>(ids.data.begin() + begin * row, ids.data.begin() + (begin + count) * row), shape);
 }
 
-std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokenizer> tokenizer,
-                                     std::vector<std::string> labels) {
+namespace {
+
+std::unique_ptr<TrainTask> make_task_from(Config& config, TaskStart start) {
   switch (config.data.task) {
     case Task::Lm:
     case Task::Mlm:
-      return make_lm_task(config, std::move(tokenizer));
+      return make_lm_task(config, std::move(start));
     case Task::Classify:
-      return make_classify_task(config, std::move(tokenizer), std::move(labels));
+      return make_classify_task(config, std::move(start));
     case Task::Seq2Seq:
-      return make_seq2seq_task(config, std::move(tokenizer));
+      return make_seq2seq_task(config, std::move(start));
   }
   QKV_FAIL("unknown task");
+}
+
+}  // namespace
+
+std::unique_ptr<TrainTask> make_task(Config& config, std::optional<Tokenizer> tokenizer,
+                                     std::vector<std::string> labels) {
+  return make_task_from(config, TaskStart{std::move(tokenizer), std::move(labels), std::nullopt});
+}
+
+std::unique_ptr<TrainTask> make_eval_task(const LoadedCheckpoint& checkpoint) {
+  Config config = checkpoint.config;
+  return make_task_from(config, TaskStart{checkpoint.tokenizer, checkpoint.labels, checkpoint.model});
 }
 
 Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts) {

@@ -1,4 +1,4 @@
-// A training task: the data of one data.task, the tokenizer, the model, and how a batch becomes a loss.
+// A training task: the data of one data.task, the tokenizer, the model, and how a batch (or a file) becomes a loss.
 #pragma once
 
 #include <cmath>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "data/tokenizer.h"
 #include "train/bleu.h"
 #include "train/config.h"
@@ -37,6 +38,17 @@ struct EvalSums {
   bool has_bleu = false;           // seq2seq val
   BleuStats bleu;
   EvalResult result() const;
+};
+
+// A model's score on a whole file (`qkv eval`); what the task does not measure stays NaN or 0.
+struct FileScore {
+  double loss = NAN;        // the mean over windows (LM, MLM), examples (classify) or pairs (seq2seq)
+  double perplexity = NAN;  // LM, MLM
+  double accuracy = NAN;    // classify; MLM over its masked tokens
+  double bleu = NAN;        // seq2seq, greedy
+  int64_t masked = 0;       // MLM: the tokens masked and predicted
+  int64_t tokens = 0;       // LM, MLM: the tokens scored
+  int64_t examples = 0;     // classify examples, seq2seq pairs
 };
 
 // NOTE [batch keys]: every batch is drawn from an RNG keyed by (seed, purpose, index): the global batch of
@@ -71,25 +83,65 @@ class TrainTask {
   // This rank's share of `batches` batches of the train or val split drawn with `rng`: their losses and, on
   // val, the task's metric (accuracy, BLEU).
   virtual EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) = 0;
+  // The model scored on all of a file: text (LM, MLM: consecutive block_size windows, MLM masked from the
+  // seed's stream 77) or TSV (classify: label<TAB>text; seq2seq: source<TAB>target, with greedy BLEU).
+  virtual FileScore evaluate_file(const std::string& path) = 0;
   // A line or two showing what the model does now (a GPT sample, a translation); empty if none.
   virtual std::string show(uint64_t seed) = 0;
 
   const Config& config() const { return config_; }  // with the model config resolved from the data
-  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
   AnyModel& model() { return model_; }
   const std::vector<std::string>& labels() const { return labels_; }
 
  protected:
+  TrainTask(Config config, Tokenizer tokenizer, std::vector<std::string> labels, AnyModel model)
+      : config_(std::move(config)),
+        tokenizer_(std::move(tokenizer)),
+        labels_(std::move(labels)),
+        model_(std::move(model)) {}
+
+  // The task's data; a task made by make_eval_task read none, and asking for it is a qkv::Error.
+  template <class T>
+  static T& data(std::optional<T>& d) {
+    QKV_CHECK(d.has_value(), "task: built from a checkpoint for evaluation only, it holds no training data");
+    return *d;
+  }
+
   Config config_;
-  std::optional<Tokenizer> tokenizer_;
-  AnyModel model_;
+  Tokenizer tokenizer_;
   std::vector<std::string> labels_;
+  AnyModel model_;
 };
 
-// Reads the data the config names and builds the tokenizer (trained on the training data unless one is
-// given, as on resume) and an uninitialised model. Messages go to stdout (sizes, dropped examples).
-std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokenizer> tokenizer = std::nullopt,
+// What a task starts from besides its config.
+struct TaskStart {
+  std::optional<Tokenizer> tokenizer;  // none: trained on the training data
+  std::vector<std::string> labels;     // classification label names in id order; empty: those of the data
+  // A checkpoint's model (with its tokenizer and resolved config): the task reads no data and serves
+  // evaluate_file and show only.
+  std::optional<AnyModel> model;
+
+  bool from_checkpoint() const {
+    QKV_CHECK(!model || tokenizer, "task: a checkpoint's model comes with its tokenizer");
+    return model.has_value();
+  }
+};
+
+// The task of config.data.task, one factory per kind. Without a model in `start` a factory reads the data
+// config.data names, builds the tokenizer (trained on the training data unless one is given, as on resume),
+// resolves config.model from them (vocab_size, pad_id, n_classes) and only then builds the task around an
+// uninitialised model. Messages go to stdout (sizes, dropped examples). make_task (for training) picks the
+// factory by the task.
+std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start);  // lm and mlm
+std::unique_ptr<TrainTask> make_classify_task(Config& config, TaskStart start);
+std::unique_ptr<TrainTask> make_seq2seq_task(Config& config, TaskStart start);
+std::unique_ptr<TrainTask> make_task(Config& config, std::optional<Tokenizer> tokenizer = std::nullopt,
                                      std::vector<std::string> labels = {});
+
+// The task of a checkpoint around its model, for evaluate_file and show: reads no data, so a checkpoint is
+// evaluated without the training corpus its config names.
+std::unique_ptr<TrainTask> make_eval_task(const LoadedCheckpoint& checkpoint);
 
 // Trains the tokenizer data.tokenizer names on these texts, with the task's special tokens. Texts are
 // joined by a newline for BPE (a pre-token boundary, so no merge spans two texts) and by nothing for char

@@ -1,5 +1,6 @@
 // Language modelling (GPT, next token) and masked language modelling (Encoder) over one token stream.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "core/ops.h"
@@ -14,27 +15,15 @@ namespace {
 
 class LmTask : public TrainTask {
  public:
-  LmTask(const Config& config, std::optional<Tokenizer> tokenizer) {
-    config_ = config;
-    const DataConfig& d = config.data;
-    std::string text = read_text(d.train);
-    if (!tokenizer) tokenizer = train_tokenizer(d, {text});
-    tokenizer_ = std::move(tokenizer);
-    std::optional<std::vector<int32_t>> val;
-    if (!d.val.empty()) val = tokenizer_->encode(read_text(d.val));
-    split_.emplace(
-        split_lm(tokenizer_->encode(text), d.train, d.val_fraction, std::move(val), d.val.empty() ? d.train : d.val));
-    config_.model = resolve_model_config(config_, *tokenizer_);
-    model_ = build_model(config_.model);
-    if (d.task == Task::Mlm) mlm_vocab_.emplace(MlmVocab::from(*tokenizer_));
-    std::printf("data: %s: %lld train tokens, %lld val tokens, vocabulary %d (%s)\n", d.train.c_str(),
-                static_cast<long long>(split_->train.size()), static_cast<long long>(split_->val.size()),
-                tokenizer_->size(), tokenizer_->type().c_str());
+  // Without a split the task reads no data (make_eval_task).
+  LmTask(const Config& config, Tokenizer tokenizer, AnyModel model, std::optional<LmSplit> split)
+      : TrainTask(config, std::move(tokenizer), {}, std::move(model)), split_(std::move(split)) {
+    if (mlm()) mlm_vocab_.emplace(MlmVocab::from(tokenizer_));
   }
 
   MicroBatch train_batch(const BatchSlice& s) override {
     Rng rng = batch_rng(config_.train.seed, kTrainBatches, s.key);
-    Drawn d = draw(split_->train, s.global, rng);
+    Drawn d = draw(data(split_).train, s.global, rng);
     return forward(slice_rows(d.inputs, s.begin, s.size), slice_rows(d.targets, s.begin, s.size));
   }
 
@@ -42,7 +31,7 @@ class LmTask : public TrainTask {
     NoGrad no_grad;
     EvalSums sums;
     for (int64_t i = 0; i < batches; ++i) {
-      Drawn d = draw(val ? split_->val : split_->train, B, rng);
+      Drawn d = draw(val ? data(split_).val : data(split_).train, B, rng);
       if (!shard.mine(i)) continue;
       sums.loss += forward(d.inputs, d.targets).loss.item();
       sums.batches += 1;
@@ -50,18 +39,55 @@ class LmTask : public TrainTask {
     return sums;
   }
 
+  // Consecutive windows over the whole file, one at a time; MLM masks them from a fixed stream of the seed.
+  FileScore evaluate_file(const std::string& path) override {
+    NoGrad no_grad;
+    LmDataset stream(tokenizer_.encode(read_text(path)), path);
+    int64_t T = config_.model.block_size, windows = (stream.size() - 1) / T;
+    QKV_CHECK(windows > 0, "eval: ", path, " holds ", stream.size(), " tokens, fewer than one block of ", T + 1);
+    Rng rng(config_.train.seed, 77);
+    double total = 0.0;
+    int64_t right = 0, masked = 0;
+    const std::vector<int32_t>& tok = stream.tokens();
+    for (int64_t w = 0; w < windows; ++w) {
+      Ids x(std::vector<int32_t>(tok.begin() + w * T, tok.begin() + (w + 1) * T), {1, T});
+      Ids y(std::vector<int32_t>(tok.begin() + w * T + 1, tok.begin() + (w + 1) * T + 1), {1, T});
+      if (!mlm()) {
+        total += run(x, y).loss.item();
+        continue;
+      }
+      MlmBatch b = mask_tokens(x, *mlm_vocab_, rng);
+      ModelOutput o = run(b.inputs, b.targets);
+      total += o.loss.item();
+      int64_t V = o.logits.size(-1);
+      for (int64_t t = 0; t < T; ++t) {  // accuracy over the predicted (masked) positions
+        if (b.targets.data[t] == kIgnoreIndex) continue;
+        const float* row = o.logits.data() + t * V;
+        right += std::max_element(row, row + V) - row == b.targets.data[t];
+        ++masked;
+      }
+    }
+    FileScore r;
+    r.loss = total / static_cast<double>(windows);
+    r.perplexity = std::exp(r.loss);
+    r.tokens = windows * T;
+    r.masked = masked;
+    if (masked > 0) r.accuracy = static_cast<double>(right) / static_cast<double>(masked);
+    return r;
+  }
+
   std::string show(uint64_t seed) override {
-    if (!model_.gpt) return "";
+    if (mlm()) return "";
     SampleOptions o;
     o.max_new_tokens = 120;
     o.seed = seed;
     std::vector<int32_t> start{0};  // a newline when the vocabulary has one, else the first token
     try {
-      start = tokenizer_->encode("\n");
+      start = tokenizer_.encode("\n");
     } catch (const Error&) {
     }
-    std::vector<int32_t> out = generate(*model_.gpt, start, o);
-    return tokenizer_->decode(out);
+    std::vector<int32_t> out = generate(model_.gpt(), start, o);
+    return tokenizer_.decode(out);
   }
 
  private:
@@ -69,19 +95,25 @@ class LmTask : public TrainTask {
     Ids inputs, targets;
   };
 
+  bool mlm() const { return config_.data.task == Task::Mlm; }  // an Encoder; else a GPT
+
   // B windows, masked for MLM (which uses the T input tokens of each window).
-  Drawn draw(const LmDataset& data, int64_t B, Rng& rng) {
-    LmBatch b = data.batch(B, config_.model.block_size, rng);
-    if (model_.gpt) return {std::move(b.inputs), std::move(b.targets)};
+  Drawn draw(const LmDataset& set, int64_t B, Rng& rng) {
+    LmBatch b = set.batch(B, config_.model.block_size, rng);
+    if (!mlm()) return {std::move(b.inputs), std::move(b.targets)};
     MlmBatch m = mask_tokens(b.inputs, *mlm_vocab_, rng);
     return {std::move(m.inputs), std::move(m.targets)};
+  }
+
+  // The forward pass of either model: a GPT predicts every next token, an Encoder the masked ones.
+  ModelOutput run(const Ids& inputs, const Ids& targets) {
+    return mlm() ? model_.encoder().mlm(inputs, nullptr, &targets) : model_.gpt().forward(inputs, &targets);
   }
 
   MicroBatch forward(const Ids& inputs, const Ids& targets) {
     int64_t counted = std::count_if(targets.data.begin(), targets.data.end(), [](int32_t t) { return t >= 0; });
     if (inputs.numel() == 0) return {Tensor(), 0, 0, Tensor(), {}};
-    ModelOutput out =
-        model_.gpt ? model_.gpt->forward(inputs, &targets) : model_.encoder->mlm(inputs, nullptr, &targets);
+    ModelOutput out = run(inputs, targets);
     return {out.loss, counted, inputs.numel(), out.logits, {{"inputs", inputs}, {"targets", targets}}};
   }
 
@@ -91,8 +123,22 @@ class LmTask : public TrainTask {
 
 }  // namespace
 
-std::unique_ptr<TrainTask> make_lm_task(const Config& config, std::optional<Tokenizer> tokenizer) {
-  return std::make_unique<LmTask>(config, std::move(tokenizer));
+std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start) {
+  if (start.from_checkpoint())
+    return std::make_unique<LmTask>(config, std::move(*start.tokenizer), std::move(*start.model), std::nullopt);
+  const DataConfig& d = config.data;
+  std::string text = read_text(d.train);
+  Tokenizer tokenizer = start.tokenizer ? std::move(*start.tokenizer) : train_tokenizer(d, {text});
+  std::optional<std::vector<int32_t>> val;
+  if (!d.val.empty()) val = tokenizer.encode(read_text(d.val));
+  LmSplit split =
+      split_lm(tokenizer.encode(text), d.train, d.val_fraction, std::move(val), d.val.empty() ? d.train : d.val);
+  config.model = resolve_model_config(config, tokenizer);
+  long long n_train = split.train.size(), n_val = split.val.size();
+  auto task = std::make_unique<LmTask>(config, std::move(tokenizer), build_model(config.model), std::move(split));
+  std::printf("data: %s: %lld train tokens, %lld val tokens, vocabulary %d (%s)\n", d.train.c_str(), n_train, n_val,
+              task->tokenizer().size(), task->tokenizer().type().c_str());
+  return task;
 }
 
 }  // namespace qkv

@@ -187,7 +187,7 @@ StepResult train_step(TrainTask& task, Optimizer& optimizer, const Config& confi
   if (after_backward) after_backward();
   {
     ProfileScope profile("clip_grad_norm");
-    r.grad_norm = clip_grad_norm(task.model().module->parameters(), config.optim.grad_clip);
+    r.grad_norm = clip_grad_norm(task.model().module().parameters(), config.optim.grad_clip);
   }
   r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
   ProfileScope profile("optimizer");
@@ -256,15 +256,14 @@ int train(const Config& initial, const TrainOptions& options) {
   std::unique_ptr<TrainTask> task =
       resumed ? make_task(config, resumed->tokenizer, resumed->labels) : make_task(config, from_tokenizer);
   if (!resumed) data = fingerprint_data(config.data);
-  config.model = task->config().model;
   AnyModel& model = task->model();
   TrainState state;
   if (resumed) {
-    load_parameters(*model.module, resumed->raw.params);
+    load_parameters(model.module(), resumed->raw.params);
     state = resumed->raw.state;
   } else if (from) {
     init_weights(model, config.train.seed);
-    std::vector<std::string> skipped = load_parameters(*model.module, from->params, false);
+    std::vector<std::string> skipped = load_parameters(model.module(), from->params, false);
     std::printf("init_from %s: %zu parameters kept their initialisation:", config.train.init_from.c_str(),
                 skipped.size());
     for (const std::string& s : skipped) std::printf(" %s", s.c_str());
@@ -273,21 +272,21 @@ int train(const Config& initial, const TrainOptions& options) {
     init_weights(model, config.train.seed);
   }
   state.data = data;
-  auto params = model.module->named_parameters();
-  GradientSync sync(comm, model.module->parameters());
+  auto params = model.module().named_parameters();
+  GradientSync sync(comm, model.module().parameters());
   sync.broadcast_parameters();  // the same start on every rank, whatever each one read
   Optimizer optimizer(params, config.optim);
   if (resumed && !resumed->raw.optimizer.empty()) {
     ArchiveReader r(resumed->raw.optimizer, options.resume + " (optimizer)");
     optimizer.read(r);
   }
-  model.module->train();
+  model.module().train();
 
   const TrainConfig& t = config.train;
   std::filesystem::create_directories(t.out_dir);
   std::printf("%s\n", to_json(config).dump(2).c_str());
   std::printf("model: %s, %lld parameters; %s from step %lld to %lld\n", name(config.model.kind),
-              static_cast<long long>(model.module->num_params()), resumed ? "resuming" : "training",
+              static_cast<long long>(model.module().num_params()), resumed ? "resuming" : "training",
               static_cast<long long>(state.step), static_cast<long long>(t.max_steps));
   const int64_t accum = grad_accum_of(t, comm.size()), B = t.batch_size;
   if (comm.size() > 1)
@@ -382,7 +381,7 @@ int train(const Config& initial, const TrainOptions& options) {
       window_start_step = step;
     }
     if (step % t.eval_interval == 0 || step == t.max_steps) {
-      model.module->eval();
+      model.module().eval();
       Rng train_rng = batch_rng(t.seed, kEvalTrainBatches, static_cast<uint64_t>(step));
       Rng val_rng = batch_rng(t.seed, kEvalValBatches, static_cast<uint64_t>(step));
       Shard shard{comm.rank(), comm.size()};
@@ -404,7 +403,7 @@ int train(const Config& initial, const TrainOptions& options) {
       progress.print(text);
       std::string shown = comm.root() ? task->show(t.seed + static_cast<uint64_t>(step)) : "";
       if (!shown.empty()) progress.print(shown);
-      model.module->train();
+      model.module().train();
       if (std::isnan(state.best_val_loss) || on_val.loss < state.best_val_loss) {
         state.best_val_loss = on_val.loss;
         if (std::string failed = save("best.qkv"); !failed.empty())

@@ -35,22 +35,21 @@ struct Tiny {
 // Weights drawn with std 0.5, not nanoGPT's 0.02: small weights make every row nearly uniform, and a uniform
 // map would match a page that showed the wrong head or layer.
 Tiny tiny(ModelKind kind, const std::vector<std::string>& specials, int64_t n_classes = 0) {
-  Tiny t;
-  t.tokenizer = Tokenizer::train_char(kCorpus, specials);
-  ModelConfig& c = t.config;
+  Tokenizer tokenizer = Tokenizer::train_char(kCorpus, specials);
+  ModelConfig c;
   c.kind = kind;
   c.n_layer = 2, c.n_head = 3, c.d_model = 12, c.d_ff = 24, c.block_size = 24;
-  c.vocab_size = t.tokenizer.size();
-  c.pad_id = t.tokenizer.special("PAD");
+  c.vocab_size = tokenizer.size();
+  c.pad_id = tokenizer.special("PAD");
   c.n_classes = n_classes;
-  t.model = build_model(c);
+  AnyModel model = build_model(c);
   Rng rng(7);
-  for (auto& [name, p] : t.model.module->named_parameters()) {
+  for (auto& [name, p] : model.module().named_parameters()) {
     Tensor r = Tensor::randn(p.shape(), rng, 0.5f);
     std::copy_n(r.data(), p.numel(), p.data());
   }
-  t.model.module->eval();
-  return t;
+  model.module().eval();
+  return {std::move(tokenizer), c, std::move(model)};
 }
 
 std::vector<int32_t> ids_of(const Tiny& t, const std::string& text, int32_t prefix = -1) {
@@ -208,7 +207,7 @@ TEST_CASE("attention_map: a GPT's page shows its own causal weights, every layer
   std::vector<Tensor> own;
   {
     NoGrad no_grad;
-    t.model.gpt->forward(row(ids_of(t, kText)), nullptr, nullptr, false, &own);
+    t.model.gpt().forward(row(ids_of(t, kText)), nullptr, nullptr, false, &own);
   }
   std::string page = attention_html(attention_maps(t.model, t.tokenizer, kText), "gpt: the <bank> & river");
   std::vector<Parsed> maps = parse_html(page);
@@ -240,7 +239,7 @@ TEST_CASE("attention_map: an encoder's maps are bidirectional, and a classifier'
   std::vector<Tensor> own;
   {
     NoGrad no_grad;
-    t.model.encoder->encode(row(ids_of(t, kText)), nullptr, &own);
+    t.model.encoder().encode(row(ids_of(t, kText)), nullptr, &own);
   }
   std::vector<Parsed> maps = parse_html(attention_html(attention_maps(t.model, t.tokenizer, kText), "encoder"));
   REQUIRE(maps.size() == 6);
@@ -257,7 +256,7 @@ TEST_CASE("attention_map: an encoder's maps are bidirectional, and a classifier'
   Tiny c = tiny(ModelKind::Encoder, {"PAD", "CLS"}, 2);
   {
     NoGrad no_grad;
-    c.model.encoder->encode(row(ids_of(c, kText, c.tokenizer.special("CLS"))), nullptr, &own);
+    c.model.encoder().encode(row(ids_of(c, kText, c.tokenizer.special("CLS"))), nullptr, &own);
   }
   std::vector<Parsed> cls = parse_html(attention_html(attention_maps(c.model, c.tokenizer, kText), "classifier"));
   REQUIRE(cls.size() == 6);
@@ -275,8 +274,8 @@ TEST_CASE("attention_map: seq2seq gives encoder, decoder and cross maps, teacher
   {
     NoGrad no_grad;
     Mask padding = padding_mask(row(src_ids), t.config.pad_id);
-    Tensor memory = t.model.seq2seq->encode(row(src_ids), &padding, &enc);
-    t.model.seq2seq->decode(row(tgt_ids), memory, &padding, nullptr, false, &dec);
+    Tensor memory = t.model.seq2seq().encode(row(src_ids), &padding, &enc);
+    t.model.seq2seq().decode(row(tgt_ids), memory, &padding, nullptr, false, &dec);
   }
   std::vector<Parsed> only_src = parse_html(attention_html(attention_maps(t.model, t.tokenizer, src), "s2s"));
   CHECK(only_src.size() == 6);

@@ -73,6 +73,16 @@ awk -F'"accuracy":' 'NF > 1 { split($2, a, /[,}]/); exit !(a[1] >= 0 && a[1] <= 
   fail "classify: $(printf 'good great\nbad awful\n' | "$qkv" classify cls/ckpt.qkv)"
 [ "$(echo abcd | "$qkv" translate s2s/ckpt.qkv --beam 2 | wc -l)" -eq 1 ] || fail "translate"
 "$qkv" eval s2s/ckpt.qkv --data copy.tsv --json | grep -q '"bleu"' || fail "seq2seq eval lacks BLEU"
+# eval's line for people, per task; it reads the checkpoint and --data only, not the training files.
+mkdir -p away && cp story.txt away/eval.txt && cp reviews.tsv away/eval_cls.tsv && cp copy.tsv away/eval_s2s.tsv
+(
+  cd away
+  grep -Eqx 'loss [0-9.]+  perplexity [0-9.]+  \(18592 tokens\)' <("$qkv" eval ../gpt/ckpt.qkv --data eval.txt) || fail "eval gpt"
+  grep -Eqx 'loss [0-9.]+  perplexity [0-9.]+  \([0-9]+ tokens\)  masked-token accuracy [0-9.e-]+ \([0-9]+ masked\)' \
+    <("$qkv" eval ../mlm/ckpt.qkv --data eval.txt) || fail "eval mlm"
+  grep -Eqx 'loss [0-9.e-]+  accuracy [0-9.]+  \(400 examples\)' <("$qkv" eval ../cls/ckpt.qkv --data eval_cls.tsv) || fail "eval cls"
+  grep -Eqx 'loss [0-9.e-]+  BLEU [0-9.]+  \(300 pairs, greedy\)' <("$qkv" eval ../s2s/ckpt.qkv --data eval_s2s.tsv) || fail "eval s2s"
+)
 
 # Ctrl-C saves a checkpoint and exits 130; SIGTERM exits 143.
 for sig in INT TERM; do

@@ -45,13 +45,14 @@ struct Step {
 
 // One training step of `config` from its seeded initialisation; the gradients before clipping.
 Step first_step(const Config& config) {
-  std::unique_ptr<TrainTask> task = make_task(config);
+  Config resolved = config;
+  std::unique_ptr<TrainTask> task = make_task(resolved);
   init_weights(task->model(), config.train.seed);
-  task->model().module->train();
-  auto params = task->model().module->named_parameters();
+  task->model().module().train();
+  auto params = task->model().module().named_parameters();
   Optimizer optimizer(params, config.optim);
   Comm alone;
-  GradientSync sync(alone, task->model().module->parameters());
+  GradientSync sync(alone, task->model().module().parameters());
   Step out;
   StepResult r = train_step(*task, optimizer, config, 1, sync, nullptr, [&] {
     for (auto& [name, p] : params) out.grads[name] = p.grad().to_vector();

@@ -190,7 +190,7 @@ TEST_CASE("trainer: a classification val split that fits in the evaluation batch
   cls.data.train = write_text(dir, "reviews.tsv", reviews);
   std::unique_ptr<TrainTask> task = make_task(cls);
   init_weights(task->model(), 7);
-  task->model().module->eval();
+  task->model().module().eval();
   auto val = [&](int64_t B, int64_t batches, uint64_t key) {
     Rng rng(key, 1);
     return task->evaluate(true, B, batches, rng, Shard{}).result();

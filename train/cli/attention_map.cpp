@@ -17,12 +17,6 @@ namespace {
 
 // ---- running the model ----
 
-const ModelConfig& config_of(const AnyModel& model) {
-  if (model.gpt) return model.gpt->config();
-  if (model.encoder) return model.encoder->config();
-  return model.seq2seq->config();
-}
-
 // `prefix` (CLS or BOS; -1 for none) then the ids of `text`. Refused here rather than inside the model so that
 // the message names the option and both lengths.
 std::vector<int32_t> encode_within(const Tokenizer& tokenizer, const std::string& text, int32_t prefix,
@@ -235,23 +229,30 @@ std::vector<AttentionMap> split_heads(const std::vector<Tensor>& layers, const s
 
 std::vector<AttentionMap> attention_maps(AnyModel& model, const Tokenizer& tokenizer, const std::string& text,
                                          const std::string& target) {
-  const ModelConfig& m = config_of(model);
-  QKV_CHECK(target.empty() || model.seq2seq, "attention: --target needs a seq2seq checkpoint, not ", name(m.kind));
-  model.module->eval();  // no dropout: the weights a reader sees are the ones the model uses
+  const ModelConfig& m = model.config();
+  QKV_CHECK(target.empty() || model.kind() == ModelKind::Seq2Seq,
+            "attention: --target needs a seq2seq checkpoint, not ", name(model.kind()));
+  model.module().eval();  // no dropout: the weights a reader sees are the ones the model uses
   NoGrad no_grad;
-  if (model.seq2seq) return seq2seq_maps(*model.seq2seq, tokenizer, text, target);
-  std::vector<Tensor> weights;
-  std::vector<int32_t> ids;
-  if (model.gpt) {
-    ids = encode_within(tokenizer, text, -1, "--text", m.block_size);
-    model.gpt->forward(row(ids), nullptr, nullptr, true, &weights);
-  } else {
-    int32_t cls = m.n_classes > 0 ? special_or_fail(tokenizer, "CLS") : -1;  // as cmd_classify feeds it
-    ids = encode_within(tokenizer, text, cls, "--text", m.block_size);
-    model.encoder->encode(row(ids), nullptr, &weights);
-  }
-  std::vector<std::string> tokens = token_strings(tokenizer, ids);
-  return split_heads(weights, "self", tokens, tokens);
+  auto self_maps = [&](const std::vector<int32_t>& ids, const std::vector<Tensor>& weights) {
+    std::vector<std::string> tokens = token_strings(tokenizer, ids);
+    return split_heads(weights, "self", tokens, tokens);
+  };
+  return model.visit(
+      Overloaded{[&](Seq2Seq& s2s) { return seq2seq_maps(s2s, tokenizer, text, target); },
+                 [&](GPT& gpt) {
+                   std::vector<int32_t> ids = encode_within(tokenizer, text, -1, "--text", m.block_size);
+                   std::vector<Tensor> weights;
+                   gpt.forward(row(ids), nullptr, nullptr, true, &weights);
+                   return self_maps(ids, weights);
+                 },
+                 [&](Encoder& encoder) {
+                   int32_t cls = m.n_classes > 0 ? special_or_fail(tokenizer, "CLS") : -1;  // as cmd_classify feeds it
+                   std::vector<int32_t> ids = encode_within(tokenizer, text, cls, "--text", m.block_size);
+                   std::vector<Tensor> weights;
+                   encoder.encode(row(ids), nullptr, &weights);
+                   return self_maps(ids, weights);
+                 }});
 }
 
 std::string attention_html(const std::vector<AttentionMap>& maps, const std::string& title) {

@@ -9,7 +9,7 @@
 #include "core/tensor.h"
 
 namespace qkv {
-struct AnyModel;
+class AnyModel;
 class Tokenizer;
 }  // namespace qkv
 

@@ -152,7 +152,9 @@ double generation_tokens_per_s(GPT& model, int64_t n, bool cache) {
 }
 
 // The per-token FLOPs estimate of flops_per_token below, as printed.
-const char* flops_formula(const AnyModel& model) { return model.seq2seq ? "6 N + 3 x 12 L C T" : "6 N + 12 L C T"; }
+const char* flops_formula(ModelKind kind) {
+  return kind == ModelKind::Seq2Seq ? "6 N + 3 x 12 L C T" : "6 N + 12 L C T";
+}
 
 double peak_rss_mb() {
   struct rusage usage {};
@@ -188,20 +190,23 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
 
   AnyModel model = build_model(m);
   init_weights(model, config.train.seed);
-  model.module->train();
-  Optimizer optimizer(model.module->named_parameters(), config.optim);
+  model.module().train();
+  Optimizer optimizer(model.module().named_parameters(), config.optim);
   const int64_t B = config.train.batch_size, T = m.block_size, V = m.vocab_size;
   Rng rng(config.train.seed, 99);
   Ids x = random_ids(rng, {B, T}, V), y = random_ids(rng, {B, T}, V), labels = random_ids(rng, {B}, 2);
   Ids mlm_targets = y;
   for (auto& t : mlm_targets.data) t = rng.uniform() < 0.15f ? t : -100;  // 15% of positions are predicted
   auto loss_of = [&]() -> Tensor {
-    if (model.gpt) return model.gpt->forward(x, &y).loss;
-    if (model.seq2seq) return model.seq2seq->forward(x, y, &y, config.optim.label_smoothing).loss;
-    if (config.data.task == Task::Classify) return model.encoder->classify(x, nullptr, &labels).loss;
-    return model.encoder->mlm(x, nullptr, &mlm_targets).loss;
+    return model.visit(
+        Overloaded{[&](GPT& gpt) { return gpt.forward(x, &y).loss; },
+                   [&](Seq2Seq& s2s) { return s2s.forward(x, y, &y, config.optim.label_smoothing).loss; },
+                   [&](Encoder& enc) {
+                     return config.data.task == Task::Classify ? enc.classify(x, nullptr, &labels).loss
+                                                               : enc.mlm(x, nullptr, &mlm_targets).loss;
+                   }});
   };
-  std::vector<Tensor> params = model.module->parameters();
+  std::vector<Tensor> params = model.module().parameters();
   auto step = [&](int64_t s) {
     model.dropout_context().begin(config.train.seed, static_cast<uint64_t>(s));
     Tensor loss = loss_of();
@@ -248,9 +253,9 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   // parameters without position tables) plus 12 L C T for attention's two products. Seq2Seq: both stacks'
   // self-attention and the cross-attention, 3 x 12 L C T.
   int64_t n = 0;
-  for (auto& [pname, p] : model.module->named_parameters())
+  for (auto& [pname, p] : model.module().named_parameters())
     if (pname.find("wpe") == std::string::npos) n += p.numel();
-  int64_t attention_terms = model.seq2seq ? 3 : 1;
+  int64_t attention_terms = m.kind == ModelKind::Seq2Seq ? 3 : 1;
   double flops_per_token =
       6.0 * static_cast<double>(n) + 12.0 * static_cast<double>(attention_terms * m.n_layer * m.d_model * T);
   double gflops = flops_per_token * tokens / median * 1e-9, own_peak = own.flops / own.seconds * 1e-9;
@@ -258,7 +263,7 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
                       {"tokens_per_s", tokens / median},
                       {"peak_rss_mb", rss_mb},
                       {"flops_per_token", flops_per_token},
-                      {"flops_formula", flops_formula(model)},
+                      {"flops_formula", flops_formula(m.kind)},
                       {"gflops", gflops},
                       {"mfu", gflops / peak},
                       {"sgemm_peak_gflops", peak},
@@ -271,12 +276,12 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
                       {"blas_core", blas_core()},
                       {"threads", threads()},
                       {"steps", o.steps},
-                      {"params", model.module->num_params()},
+                      {"params", model.module().num_params()},
                       {"config", to_json(config)}};
   double cached = 0.0, uncached = 0.0;
   if (o.generate > 0) {
-    cached = generation_tokens_per_s(*model.gpt, o.generate, true);
-    uncached = generation_tokens_per_s(*model.gpt, o.generate, false);
+    cached = generation_tokens_per_s(model.gpt(), o.generate, true);
+    uncached = generation_tokens_per_s(model.gpt(), o.generate, false);
     j["generate_tokens"] = o.generate;
     j["generate_tokens_per_s"] = cached;
     j["generate_nocache_tokens_per_s"] = uncached;
@@ -286,13 +291,13 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
     return;
   }
   std::printf("%s: %s, %lld parameters, batch %lld x %lld tokens, %d threads, %lld steps after %lld warm-up\n",
-              config_path.c_str(), name(m.kind), static_cast<long long>(model.module->num_params()),
+              config_path.c_str(), name(m.kind), static_cast<long long>(model.module().num_params()),
               static_cast<long long>(B), static_cast<long long>(T), threads(), static_cast<long long>(o.steps),
               static_cast<long long>(o.warmup));
   std::printf("%.2f ms/step (median; fastest %.2f)  %.0f tokens/s  peak RSS %.0f MB\n", median * 1e3, times[0] * 1e3,
               tokens / median, rss_mb);
   std::printf("%.3g FLOPs/token (%s, N the parameters without position tables)  %.1f GFLOP/s\n", flops_per_token,
-              flops_formula(model), gflops);
+              flops_formula(m.kind), gflops);
   std::printf("MFU %.1f%% of sgemm's %.0f GFLOP/s at 2048^3 (OpenBLAS %s)\n", 100.0 * gflops / peak, peak,
               blas_core().c_str());
   std::printf(

@@ -22,7 +22,7 @@ void cmd_classify(const std::string& ckpt, std::istream& in) {
     for (int32_t id : c.tokenizer->encode(line)) ids.push_back(id);
     if (static_cast<int64_t>(ids.size()) > c.config.model.block_size) ids.resize(c.config.model.block_size);
     int64_t T = static_cast<int64_t>(ids.size());
-    Tensor logits = c.model.encoder->classify(Ids(ids, {1, T}), nullptr).logits;
+    Tensor logits = c.model.encoder().classify(Ids(ids, {1, T}), nullptr).logits;
     const float* row = logits.data();
     std::printf("%s\n", c.labels[std::max_element(row, row + logits.numel()) - row].c_str());
   }

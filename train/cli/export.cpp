@@ -12,10 +12,10 @@ namespace {
 void cmd_export(const std::string& ckpt, const std::string& out) {
   LoadedCheckpoint c = load_model(ckpt);
   SafeTensorsFile f;
-  for (auto& [pname, p] : c.model.module->named_parameters()) {
+  for (auto& [pname, p] : c.model.module().named_parameters()) {
     f.tensors.emplace_back(pname, SafeTensor::of_f32(p.shape(), p.to_vector()));
     // nanoGPT's state_dict holds the tied head under both names.
-    if (c.model.gpt && pname == "transformer.wte.weight")
+    if (c.model.kind() == ModelKind::Gpt && pname == "transformer.wte.weight")
       f.tensors.emplace_back("lm_head.weight", SafeTensor::of_f32(p.shape(), p.to_vector()));
   }
   f.metadata["qkv.config"] = to_json(c.config).dump();

@@ -23,14 +23,14 @@ void cmd_import(const std::string& file, const std::string& config_path, const s
   for (auto& [raw_name, t] : f.tensors) {
     std::string pname = raw_name.rfind("_orig_mod.", 0) == 0 ? raw_name.substr(10) : raw_name;  // torch.compile
     bool mask_buffer = pname.size() > 10 && pname.compare(pname.size() - 10, 10, ".attn.bias") == 0;
-    if (mask_buffer || (task->model().gpt && pname == "lm_head.weight")) continue;  // a buffer; the tied head
+    if (mask_buffer || (task->model().kind() == ModelKind::Gpt && pname == "lm_head.weight"))
+      continue;  // a buffer; the tied head
     QKV_CHECK(t.dtype == "F32", file, ": tensor ", raw_name, " has dtype ", t.dtype, ", expected F32");
     params.emplace_back(pname, Tensor::from_vector(t.f32, t.shape));
   }
-  load_parameters(*task->model().module, params);
-  Config resolved = task->config();
-  if (resolved.optim.decay_steps == 0) resolved.optim.decay_steps = resolved.train.max_steps;
-  save_checkpoint(out, make_checkpoint(resolved, task->tokenizer(), task->model(), task->labels()));
+  load_parameters(task->model().module(), params);
+  if (config.optim.decay_steps == 0) config.optim.decay_steps = config.train.max_steps;
+  save_checkpoint(out, make_checkpoint(config, task->tokenizer(), task->model(), task->labels()));
   std::printf("wrote %s from %s: %zu tensors\n", out.c_str(), file.c_str(), params.size());
 }
 

@@ -14,13 +14,13 @@ void cmd_info(const std::string& ckpt, bool json) {
   LoadedCheckpoint c = load_model(ckpt);
   const TrainState& s = c.raw.state;
   nlohmann::json j = {{"kind", name(c.config.model.kind)},
-                      {"params", c.model.module->num_params()},
+                      {"params", c.model.module().num_params()},
                       {"step", s.step},
                       {"best_val_loss", nan_null(s.best_val_loss)},
                       {"config", to_json(c.config)},
                       {"tokenizer", {{"type", c.tokenizer->type()}, {"vocab_size", c.tokenizer->size()}}}};
   std::ostringstream text;
-  text << ckpt << ": " << name(c.config.model.kind) << ", " << c.model.module->num_params() << " parameters, step "
+  text << ckpt << ": " << name(c.config.model.kind) << ", " << c.model.module().num_params() << " parameters, step "
        << s.step << ", best val loss "
        << (std::isnan(s.best_val_loss) ? std::string("none") : std::to_string(s.best_val_loss)) << ", tokenizer "
        << c.tokenizer->type() << " (" << c.tokenizer->size() << " tokens)\n"

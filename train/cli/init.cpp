@@ -16,11 +16,10 @@ void cmd_init(const std::string& config_path, const std::vector<std::string>& ov
   Config config = load_config(config_path, overrides);
   std::unique_ptr<TrainTask> task = make_task(config);
   init_weights(task->model(), config.train.seed);
-  Config resolved = task->config();
-  if (resolved.optim.decay_steps == 0) resolved.optim.decay_steps = resolved.train.max_steps;
-  save_checkpoint(out, make_checkpoint(resolved, task->tokenizer(), task->model(), task->labels()));
-  std::printf("wrote %s: %s, %lld parameters\n", out.c_str(), name(resolved.model.kind),
-              static_cast<long long>(task->model().module->num_params()));
+  if (config.optim.decay_steps == 0) config.optim.decay_steps = config.train.max_steps;
+  save_checkpoint(out, make_checkpoint(config, task->tokenizer(), task->model(), task->labels()));
+  std::printf("wrote %s: %s, %lld parameters\n", out.c_str(), name(config.model.kind),
+              static_cast<long long>(task->model().module().num_params()));
 }
 
 }  // namespace

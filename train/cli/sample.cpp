@@ -27,7 +27,7 @@ void cmd_sample(const SampleArgs& a) {
   o.top_k = a.top_k;
   o.top_p = a.top_p;
   o.seed = a.seed;
-  std::printf("%s\n", c.tokenizer->decode(generate(*c.model.gpt, prompt, o)).c_str());
+  std::printf("%s\n", c.tokenizer->decode(generate(c.model.gpt(), prompt, o)).c_str());
 }
 
 }  // namespace

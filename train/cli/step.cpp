@@ -23,7 +23,7 @@ namespace {
 void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, Comm& comm) {
   LoadedCheckpoint c = load_model(ckpt);
   std::unique_ptr<TrainTask> task = make_task(c.config, c.tokenizer, c.labels);
-  Module& model = *task->model().module;
+  Module& model = task->model().module();
   load_parameters(model, c.raw.params);
   model.train();
   Optimizer optimizer(model.named_parameters(), c.config.optim);

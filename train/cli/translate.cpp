@@ -20,7 +20,7 @@ void cmd_translate(const std::string& ckpt, int64_t beam, std::istream& in) {
   for (std::string line; std::getline(in, line);) {
     std::vector<int32_t> src = c.tokenizer->encode(line);
     if (static_cast<int64_t>(src.size()) > max_src) src.resize(max_src);  // longer sources are cut to the block
-    std::printf("%s\n", src.empty() ? "" : c.tokenizer->decode(translate(*c.model.seq2seq, src, o), true).c_str());
+    std::printf("%s\n", src.empty() ? "" : c.tokenizer->decode(translate(c.model.seq2seq(), src, o), true).c_str());
   }
 }
 
