@@ -49,7 +49,7 @@ std::unique_ptr<TrainTask> make_task(const Config& config, std::optional<Tokeniz
 }
 
 Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts) {
-  bool bpe = data.tokenizer == "bpe";
+  bool bpe = data.tokenizer.kind == TokenizerKind::Bpe;
   std::string joined;
   for (std::string_view t : texts) {
     joined += t;

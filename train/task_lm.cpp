@@ -29,7 +29,7 @@ class LmTask : public TrainTask {
     if (d.task == Task::Mlm) mlm_vocab_.emplace(MlmVocab::from(*tokenizer_));
     std::printf("data: %s: %lld train tokens, %lld val tokens, vocabulary %d (%s)\n", d.train.c_str(),
                 static_cast<long long>(split_->train.size()), static_cast<long long>(split_->val.size()),
-                tokenizer_->size(), tokenizer_->type().c_str());
+                tokenizer_->size(), name(tokenizer_->kind()));
   }
 
   MicroBatch train_batch(const BatchSlice& s) override {

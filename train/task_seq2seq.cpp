@@ -38,7 +38,7 @@ class Seq2SeqTask : public TrainTask {
     model_ = build_model(config_.model);
     std::printf("data: %s: %lld train and %lld val pairs, vocabulary %d (%s), %lld dropped as longer than %lld\n",
                 d.train.c_str(), static_cast<long long>(train_->size()), static_cast<long long>(val_->size()),
-                tokenizer_->size(), tokenizer_->type().c_str(),
+                tokenizer_->size(), name(tokenizer_->kind()),
                 static_cast<long long>(train_->dropped() + val_->dropped()), static_cast<long long>(max_len));
   }
 

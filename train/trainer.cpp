@@ -34,9 +34,9 @@ std::optional<Tokenizer> init_from_tokenizer(const Checkpoint& from, Config& con
       return std::nullopt;
     }
   std::printf("init_from %s: using its %s tokenizer (%d tokens) in place of data.tokenizer\n",
-              config.train.init_from.c_str(), tokenizer.type().c_str(), tokenizer.size());
-  config.data.tokenizer = tokenizer.type();
-  if (tokenizer.type() == "bpe") config.data.vocab_size = tokenizer.size();
+              config.train.init_from.c_str(), name(tokenizer.kind()), tokenizer.size());
+  config.data.tokenizer = {tokenizer.kind(), ""};
+  if (tokenizer.kind() == TokenizerKind::Bpe) config.data.vocab_size = tokenizer.size();
   return tokenizer;
 }
 
