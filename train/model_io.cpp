@@ -3,6 +3,7 @@
 #include "core/archive.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "train/rng_streams.h"
 
 namespace qkv {
 
@@ -38,7 +39,7 @@ AnyModel build_model(const ModelConfig& config) {
 }
 
 void init_weights(AnyModel& model, uint64_t seed) {
-  Rng rng(seed, /*stream=*/0x1417);  // initialisation's own stream: no other use of the seed draws from it
+  Rng rng(seed, kInitStream);
   if (model.gpt) model.gpt->init_weights(rng);
   if (model.encoder) model.encoder->init_weights(rng);
   if (model.seq2seq) model.seq2seq->init_weights(rng);

@@ -18,6 +18,7 @@
 #include "train/cli/commands.h"
 #include "train/cli/output.h"
 #include "train/model_io.h"
+#include "train/rng_streams.h"
 
 namespace qkv::cli {
 namespace {
@@ -38,7 +39,7 @@ void cmd_eval(const std::string& ckpt, const std::string& data, bool json) {
     int64_t right = 0, masked = 0;
     std::optional<MlmVocab> vocab;
     if (task == Task::Mlm) vocab.emplace(MlmVocab::from(*c.tokenizer));
-    Rng rng(c.config.train.seed, 77);
+    Rng rng(c.config.train.seed, kMlmEvalStream);
     for (int64_t w = 0; w < windows; ++w) {
       const auto& tok = stream.tokens();
       std::vector<int32_t> x(tok.begin() + w * T, tok.begin() + (w + 1) * T);
