@@ -161,7 +161,7 @@ Tokenizer Tokenizer::train_bpe(std::string_view text, int32_t vocab_size, const 
   QKV_CHECK(vocab_size >= 256 + n_specials && vocab_size <= (1 << 24), "bpe tokenizer: vocab_size ", vocab_size,
             " must be in [", 256 + n_specials, ", ", 1 << 24, "] (256 bytes + ", n_specials, " specials + merges)");
   Tokenizer t;
-  t.type_ = "bpe";
+  t.kind_ = TokenizerKind::Bpe;
   for (int b = 0; b < 256; ++b) t.tokens_.push_back(std::string(1, static_cast<char>(b)));
   BpeTrainer trainer(text);
   const int64_t n_merges = vocab_size - 256 - n_specials;

@@ -30,7 +30,7 @@ Tokenizer Tokenizer::train_char(std::string_view text, const std::vector<std::st
   chars.insert(chars.end(), rest.begin(), rest.end());
 
   Tokenizer t;
-  t.type_ = "char";
+  t.kind_ = TokenizerKind::Char;
   for (uint32_t c : chars) {
     std::string s;
     utf8_append(s, c);

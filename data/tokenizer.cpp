@@ -25,7 +25,7 @@ void Tokenizer::build_index() {
   ascii_ids_.fill(-1);
   code_point_ids_.clear();
   merge_rank_.clear();
-  if (type_ == "char") {
+  if (kind_ == TokenizerKind::Char) {
     for (int32_t id = 0; id < n_ordinary_; ++id) {
       uint32_t cp = 0;
       const std::string& t = tokens_[static_cast<size_t>(id)];
@@ -48,7 +48,7 @@ void Tokenizer::build_index() {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
-  return type_ == "char" ? encode_char(text) : encode_bpe(text);
+  return kind_ == TokenizerKind::Char ? encode_char(text) : encode_bpe(text);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_specials) const {

@@ -13,10 +13,18 @@
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.h"
+
 namespace qkv {
 
 class ArchiveWriter;
 class ArchiveReader;
+
+// The two kinds of NOTE [tokenizer]; the names are those of data.tokenizer and of the serialized type.
+enum class TokenizerKind { Char, Bpe };
+inline constexpr EnumName<TokenizerKind> kTokenizerKinds[] = {{TokenizerKind::Char, "char"},
+                                                              {TokenizerKind::Bpe, "bpe"}};
+inline const char* name(TokenizerKind kind) { return enum_name(kTokenizerKinds, kind); }
 
 // NOTE [tokenizer]: one class for both kinds, since they differ only in how text becomes ids.
 // - "char": the vocabulary is the corpus's distinct code points sorted by code point (tinyshakespeare gives
@@ -42,7 +50,7 @@ class Tokenizer {
   // An id out of range is an error; specials decode to "<NAME>" unless skipped.
   std::string decode(std::span<const int32_t> ids, bool skip_specials = false) const;
 
-  const std::string& type() const { return type_; }  // "char" or "bpe"
+  TokenizerKind kind() const { return kind_; }
   int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
   int32_t n_ordinary() const { return n_ordinary_; }  // ids below this are ordinary; the rest are specials
   int32_t special(std::string_view name) const;       // its id, or -1
@@ -68,7 +76,7 @@ class Tokenizer {
   std::vector<int32_t> encode_bpe(std::string_view text) const;   // bpe_encode.cpp
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
 
-  std::string type_ = "char";
+  TokenizerKind kind_ = TokenizerKind::Char;
   std::vector<std::string> tokens_;
   std::vector<std::pair<int32_t, int32_t>> merges_;
   std::map<std::string, int32_t, std::less<>> specials_;

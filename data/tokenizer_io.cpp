@@ -31,7 +31,7 @@ uint64_t get_le(std::string_view in, uint64_t offset, int bytes) {
 }  // namespace
 
 void Tokenizer::write(ArchiveWriter& w) const {
-  w.str(type_);
+  w.str(name(kind_));
   w.u32(static_cast<uint32_t>(n_ordinary_));
   for (int32_t id = 0; id < n_ordinary_; ++id) w.str(tokens_[static_cast<size_t>(id)]);
   w.u32(static_cast<uint32_t>(merges_.size()));
@@ -53,9 +53,10 @@ void Tokenizer::write(ArchiveWriter& w) const {
 Tokenizer Tokenizer::read(ArchiveReader& r) {
   const std::string& src = r.source();
   Tokenizer t;
-  t.type_ = r.str("tokenizer type");
-  QKV_CHECK(t.type_ == "char" || t.type_ == "bpe", src, ": tokenizer type '", t.type_,
-            "' is not 'char' or 'bpe' (corrupted?)");
+  const std::string type = r.str("tokenizer type");
+  const std::optional<TokenizerKind> kind = parse_enum(kTokenizerKinds, type);
+  QKV_CHECK(kind.has_value(), src, ": tokenizer type '", type, "' is not 'char' or 'bpe' (corrupted?)");
+  t.kind_ = *kind;
 
   const uint32_t n_ordinary = r.u32("tokenizer token count");
   QKV_CHECK(n_ordinary <= kMaxTokens, src, ": tokenizer declares ", n_ordinary, " tokens, at most ", kMaxTokens,
@@ -73,7 +74,7 @@ Tokenizer Tokenizer::read(ArchiveReader& r) {
     t.merges_.emplace_back(a, b);
   }
 
-  if (t.type_ == "bpe") {
+  if (t.kind_ == TokenizerKind::Bpe) {
     QKV_CHECK(n_ordinary == 256 + n_merges, src, ": bpe tokenizer has ", n_ordinary, " tokens and ", n_merges,
               " merges, expected 256 + merges tokens");
     for (uint32_t i = 0; i < 256; ++i)
@@ -154,7 +155,7 @@ nlohmann::json Tokenizer::to_json() const {
   for (auto [a, b] : merges_) merges.push_back({a, b});
   nlohmann::json specials = nlohmann::json::object();
   for (const auto& [name, id] : specials_) specials[name] = id;
-  return {{"type", type_}, {"tokens", tokens}, {"merges", merges}, {"specials", specials}};
+  return {{"type", name(kind_)}, {"tokens", tokens}, {"merges", merges}, {"specials", specials}};
 }
 
 }  // namespace qkv

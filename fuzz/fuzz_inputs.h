@@ -83,7 +83,7 @@ inline void safetensors(std::string_view bytes) {
 // Encodes and decodes with a tokenizer that loaded: fixed texts, the input itself, and every id.
 inline void use_tokenizer(const Tokenizer& t, std::string_view input) {
   // Lossless for any byte string (bpe), and for any text it can encode without UNK (char).
-  const bool lossless = t.type() == "bpe" || t.special("UNK") < 0;
+  const bool lossless = t.kind() == TokenizerKind::Bpe || t.special("UNK") < 0;
   std::vector<std::string> texts = {"", "hello world", "ROMEO:\nthe cat", "h\xc3\xa9llo \xe2\x82\xac", "\xff\xfe"};
   texts.emplace_back(input.substr(0, 256));
   for (const std::string& text : texts) {

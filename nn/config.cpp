@@ -4,18 +4,6 @@
 
 namespace qkv {
 
-const char* name(ModelKind kind) {
-  switch (kind) {
-    case ModelKind::Gpt:
-      return "gpt";
-    case ModelKind::Encoder:
-      return "encoder";
-    case ModelKind::Seq2Seq:
-      return "seq2seq";
-  }
-  return "?";
-}
-
 void ModelConfig::validate() const {
   QKV_CHECK(n_layer > 0, "model.n_layer must be positive, got ", n_layer);
   QKV_CHECK(n_head > 0, "model.n_head must be positive, got ", n_head);

@@ -4,9 +4,13 @@
 #include <cstdint>
 #include <string>
 
+#include "core/enum_names.h"
+
 namespace qkv {
 
 enum class ModelKind { Gpt, Encoder, Seq2Seq };
+inline constexpr EnumName<ModelKind> kModelKinds[] = {
+    {ModelKind::Gpt, "gpt"}, {ModelKind::Encoder, "encoder"}, {ModelKind::Seq2Seq, "seq2seq"}};
 enum class Norm { Pre, Post };                       // LayerNorm before each sublayer (+ a final one) or after
 enum class Positions { Learned, Sinusoidal, Rope };  // added to embeddings, or rotating q and k
 enum class Activation { Gelu, Relu };
@@ -38,6 +42,6 @@ struct ModelConfig {
   void validate() const;
 };
 
-const char* name(ModelKind kind);
+inline const char* name(ModelKind kind) { return enum_name(kModelKinds, kind); }
 
 }  // namespace qkv

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "train/rng_streams.h"
 
 namespace qkv {
 
@@ -50,7 +51,7 @@ AnyModel build_model(const ModelConfig& config) {
 }
 
 void init_weights(const AnyModel& model, uint64_t seed) {
-  Rng rng(seed, /*stream=*/0x1417);  // initialisation's own stream: no other use of the seed draws from it
+  Rng rng(seed, kInitStream);
   model.visit([&](auto& m) { m.init_weights(rng); });
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 #include "core/archive.h"
 #include "core/error.h"
@@ -55,26 +56,36 @@ Field text(const std::string& key, std::string& ref) {
           [&ref] { return json(ref); }};
 }
 
-template <class E>
-Field choice(const std::string& key, E& ref, std::vector<std::pair<std::string, E>> names) {
+// A key whose value is one name of an enum's table (core/enum_names.h).
+template <class E, size_t N>
+Field choice(const std::string& key, E& ref, const EnumName<E> (&names)[N]) {
   return {key,
-          [&ref, key, names](const json& v) {
-            std::string options;
-            for (auto& [n, e] : names) options += (options.empty() ? "" : ", ") + n;
-            QKV_CHECK(v.is_string(), "config: ", key, " must be one of ", options, ", got ", v.dump());
-            for (auto& [n, e] : names)
-              if (n == v.get<std::string>()) {
-                ref = e;
-                return;
-              }
-            QKV_FAIL("config: ", key, " must be one of ", options, ", got ", v.dump());
+          [&ref, key, &names](const json& v) {
+            std::optional<E> e = v.is_string() ? parse_enum(names, v.get<std::string>()) : std::nullopt;
+            QKV_CHECK(e.has_value(), "config: ", key, " must be one of ", enum_names(names), ", got ", v.dump());
+            ref = *e;
           },
-          [&ref, names] {
-            for (auto& [n, e] : names)
-              if (e == ref) return json(n);
-            return json(nullptr);
-          }};
+          [&ref, &names] { return json(enum_name(names, ref)); }};
 }
+
+// data.tokenizer: a kind's name, or any other string as the path of a tokenizer file.
+Field tokenizer_choice(const std::string& key, TokenizerChoice& ref) {
+  return {key,
+          [&ref, key](const json& v) {
+            QKV_CHECK(v.is_string(), "config: ", key, " must be a string, got ", type_name(v), " ", v.dump());
+            std::optional<TokenizerKind> kind = parse_enum(kTokenizerKinds, v.get<std::string>());
+            ref = kind ? TokenizerChoice{*kind, ""} : TokenizerChoice{TokenizerKind::Char, v.get<std::string>()};
+          },
+          [&ref] { return json(ref.path.empty() ? name(ref.kind) : ref.path); }};
+}
+
+constexpr EnumName<Norm> kNorms[] = {{Norm::Pre, "pre"}, {Norm::Post, "post"}};
+constexpr EnumName<Positions> kPositions[] = {
+    {Positions::Learned, "learned"}, {Positions::Sinusoidal, "sinusoidal"}, {Positions::Rope, "rope"}};
+constexpr EnumName<Activation> kActivations[] = {{Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}};
+constexpr EnumName<AttentionKind> kAttentionKinds[] = {
+    {AttentionKind::Full, "full"}, {AttentionKind::Local, "local"}, {AttentionKind::Linear, "linear"}};
+constexpr EnumName<Pooling> kPoolings[] = {{Pooling::Cls, "cls"}, {Pooling::Mean, "mean"}};
 
 std::vector<Field> fields(Config& c) {
   ModelConfig& m = c.model;
@@ -82,8 +93,7 @@ std::vector<Field> fields(Config& c) {
   OptimConfig& o = c.optim;
   TrainConfig& t = c.train;
   return {
-      choice("model.kind", m.kind,
-             {{"gpt", ModelKind::Gpt}, {"encoder", ModelKind::Encoder}, {"seq2seq", ModelKind::Seq2Seq}}),
+      choice("model.kind", m.kind, kModelKinds),
       number("model.n_layer", m.n_layer),
       number("model.n_head", m.n_head),
       number("model.d_model", m.d_model),
@@ -92,24 +102,21 @@ std::vector<Field> fields(Config& c) {
       number("model.vocab_size", m.vocab_size),
       number("model.dropout", m.dropout),
       boolean("model.bias", m.bias),
-      choice("model.norm", m.norm, {{"pre", Norm::Pre}, {"post", Norm::Post}}),
-      choice("model.positions", m.positions,
-             {{"learned", Positions::Learned}, {"sinusoidal", Positions::Sinusoidal}, {"rope", Positions::Rope}}),
-      choice("model.activation", m.activation, {{"gelu", Activation::Gelu}, {"relu", Activation::Relu}}),
-      choice("model.attention", m.attention,
-             {{"full", AttentionKind::Full}, {"local", AttentionKind::Local}, {"linear", AttentionKind::Linear}}),
+      choice("model.norm", m.norm, kNorms),
+      choice("model.positions", m.positions, kPositions),
+      choice("model.activation", m.activation, kActivations),
+      choice("model.attention", m.attention, kAttentionKinds),
       number("model.window", m.window),
       number("model.n_classes", m.n_classes),
-      choice("model.pooling", m.pooling, {{"cls", Pooling::Cls}, {"mean", Pooling::Mean}}),
-      choice("data.task", d.task,
-             {{"lm", Task::Lm}, {"mlm", Task::Mlm}, {"classify", Task::Classify}, {"seq2seq", Task::Seq2Seq}}),
+      choice("model.pooling", m.pooling, kPoolings),
+      choice("data.task", d.task, kTasks),
       text("data.train", d.train),
       text("data.val", d.val),
-      text("data.tokenizer", d.tokenizer),
+      tokenizer_choice("data.tokenizer", d.tokenizer),
       number("data.vocab_size", d.vocab_size),
       number("data.val_fraction", d.val_fraction),
       number("data.max_len", d.max_len),
-      text("optim.name", o.name),
+      choice("optim.name", o.name, kOptimizerKinds),
       number("optim.lr", o.lr),
       number("optim.min_lr", o.min_lr),
       number("optim.beta1", o.beta1),
@@ -118,7 +125,7 @@ std::vector<Field> fields(Config& c) {
       number("optim.momentum", o.momentum),
       number("optim.weight_decay", o.weight_decay),
       number("optim.grad_clip", o.grad_clip),
-      text("optim.schedule", o.schedule),
+      choice("optim.schedule", o.schedule, kSchedules),
       number("optim.warmup_steps", o.warmup_steps),
       number("optim.decay_steps", o.decay_steps),
       number("optim.label_smoothing", o.label_smoothing),
@@ -169,20 +176,6 @@ Field* find(std::vector<Field>& all, const std::string& key) {
 }
 
 }  // namespace
-
-const char* name(Task task) {
-  switch (task) {
-    case Task::Lm:
-      return "lm";
-    case Task::Mlm:
-      return "mlm";
-    case Task::Classify:
-      return "classify";
-    case Task::Seq2Seq:
-      return "seq2seq";
-  }
-  return "?";
-}
 
 Config parse_config(const json& j) {
   Config c;
@@ -252,9 +245,9 @@ void validate(const Config& c) {
   QKV_CHECK(t.threads >= 0, "config: train.threads must be 0 (all cores) or positive, got ", t.threads);
   QKV_CHECK(!t.out_dir.empty(), "config: train.out_dir must not be empty");
   const DataConfig& d = c.data;
-  QKV_CHECK(d.tokenizer == "char" || d.tokenizer == "bpe", "config: data.tokenizer must be char or bpe, got '",
-            d.tokenizer, "'");
-  QKV_CHECK(d.tokenizer != "bpe" || (d.vocab_size >= 256 + 8 && d.vocab_size <= 1 << 20),
+  QKV_CHECK(d.tokenizer.path.empty(), "config: data.tokenizer must be char or bpe, got '", d.tokenizer.path,
+            "' (a tokenizer file is not supported yet)");
+  QKV_CHECK(d.tokenizer.kind != TokenizerKind::Bpe || (d.vocab_size >= 256 + 8 && d.vocab_size <= 1 << 20),
             "config: data.vocab_size must be in [264, 1048576] for a BPE tokenizer, got ", d.vocab_size);
   QKV_CHECK(d.val_fraction >= 0.0f && d.val_fraction < 1.0f, "config: data.val_fraction must be in [0, 1), got ",
             d.val_fraction);

@@ -7,19 +7,30 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
+#include "data/tokenizer.h"
 #include "nn/config.h"
 #include "train/optim.h"
 
 namespace qkv {
 
 enum class Task { Lm, Mlm, Classify, Seq2Seq };
+inline constexpr EnumName<Task> kTasks[] = {
+    {Task::Lm, "lm"}, {Task::Mlm, "mlm"}, {Task::Classify, "classify"}, {Task::Seq2Seq, "seq2seq"}};
+
+// data.tokenizer, parsed once: "char" or "bpe" (trained on the training data), or else the path of a
+// tokenizer file, which validate() refuses until reading one is supported.
+struct TokenizerChoice {
+  TokenizerKind kind = TokenizerKind::Char;  // the kind to train; unused with a path
+  std::string path;                          // empty: train one
+};
 
 struct DataConfig {
   Task task = Task::Lm;
   std::string train = "data/austen.txt";
-  std::string val;                 // empty: the last val_fraction of train (LM) or of its lines (TSV)
-  std::string tokenizer = "char";  // char or bpe
-  int64_t vocab_size = 0;          // BPE target size
+  std::string val;  // empty: the last val_fraction of train (LM) or of its lines (TSV)
+  TokenizerChoice tokenizer;
+  int64_t vocab_size = 0;  // BPE target size
   float val_fraction = 0.1f;
   int64_t max_len = 0;  // 0 means block_size
 };
@@ -56,6 +67,6 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 // Range checks that do not need the data (model sizes are checked once the vocabulary is known).
 void validate(const Config& c);
 
-const char* name(Task task);
+inline const char* name(Task task) { return enum_name(kTasks, task); }
 
 }  // namespace qkv

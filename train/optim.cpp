@@ -81,8 +81,6 @@ constexpr int64_t kMaxRank = 64;
 }  // namespace
 
 void OptimConfig::validate() const {
-  QKV_CHECK(name == "sgd" || name == "adam" || name == "adamw", "optim.name must be sgd, adam or adamw, got '", name,
-            "'");
   QKV_CHECK(std::isfinite(lr) && lr > 0.0f, "optim.lr must be a finite number > 0, got ", lr);
   QKV_CHECK(std::isfinite(min_lr) && min_lr >= 0.0f, "optim.min_lr must be a finite number >= 0, got ", min_lr);
   QKV_CHECK(in_unit_interval(beta1), "optim.beta1 must be in [0, 1), got ", beta1);
@@ -94,19 +92,16 @@ void OptimConfig::validate() const {
             "optim.weight_decay must be a finite number >= 0, got ", weight_decay);
   QKV_CHECK(std::isfinite(grad_clip) && grad_clip >= 0.0f,
             "optim.grad_clip must be a finite number >= 0 (0 turns clipping off), got ", grad_clip);
-  QKV_CHECK(schedule == "constant" || schedule == "cosine" || schedule == "noam",
-            "optim.schedule must be constant, cosine or noam, got '", schedule, "'");
   QKV_CHECK(warmup_steps >= 0, "optim.warmup_steps must be >= 0, got ", warmup_steps);
   // noam divides by warmup^1.5.
-  QKV_CHECK(schedule != "noam" || warmup_steps >= 1, "optim.warmup_steps must be >= 1 for the noam schedule, got ",
-            warmup_steps);
+  QKV_CHECK(schedule != Schedule::Noam || warmup_steps >= 1,
+            "optim.warmup_steps must be >= 1 for the noam schedule, got ", warmup_steps);
   QKV_CHECK(decay_steps >= 0, "optim.decay_steps must be >= 0 (0 means train.max_steps), got ", decay_steps);
   QKV_CHECK(in_unit_interval(label_smoothing), "optim.label_smoothing must be in [0, 1), got ", label_smoothing);
 }
 
 Optimizer::Optimizer(std::vector<std::pair<std::string, Tensor>> params, const OptimConfig& config) : config_(config) {
   config_.validate();
-  kind_ = config_.name == "sgd" ? Kind::sgd : config_.name == "adam" ? Kind::adam : Kind::adamw;
   std::set<std::string> names;
   std::set<const TensorImpl*> tensors;
   for (auto& [name, param] : params) {
@@ -120,7 +115,7 @@ Optimizer::Optimizer(std::vector<std::pair<std::string, Tensor>> params, const O
     slot.param = param;
     slot.decay = param.dim() >= 2;
     slot.m.assign(param.numel(), 0.0f);
-    if (kind_ != Kind::sgd) slot.v.assign(param.numel(), 0.0f);
+    if (config_.name != OptimizerKind::Sgd) slot.v.assign(param.numel(), 0.0f);
     slots_.push_back(std::move(slot));
   }
 }
@@ -137,15 +132,15 @@ void Optimizer::step(float lr) {
     ++s.steps;
     float wd = s.decay ? config_.weight_decay : 0.0f;
     int64_t n = s.param.numel();
-    if (kind_ == Kind::sgd) {
+    if (config_.name == OptimizerKind::Sgd) {
       sgd_update(s.param.data(), g.data(), s.m.data(), n, lr, config_.momentum, wd);
       continue;
     }
     // The scalars are formed in double, as PyTorch's Python floats are, then rounded once to float.
     double t = static_cast<double>(s.steps), beta1 = config_.beta1, beta2 = config_.beta2;
     AdamScalars a;
-    a.keep = kind_ == Kind::adamw ? static_cast<float>(1.0 - static_cast<double>(lr) * wd) : 1.0f;
-    a.l2 = kind_ == Kind::adam ? wd : 0.0f;
+    a.keep = config_.name == OptimizerKind::AdamW ? static_cast<float>(1.0 - static_cast<double>(lr) * wd) : 1.0f;
+    a.l2 = config_.name == OptimizerKind::Adam ? wd : 0.0f;
     a.beta1 = config_.beta1;
     a.one_minus_beta1 = static_cast<float>(1.0 - beta1);
     a.beta2 = config_.beta2;
@@ -162,7 +157,7 @@ void Optimizer::zero_grad() {
 }
 
 void Optimizer::write(ArchiveWriter& out) const {
-  out.str(config_.name);
+  out.str(name(config_.name));
   out.i64(step_count_);
   out.u64(slots_.size());
   for (const Slot& s : slots_) {
@@ -178,8 +173,8 @@ void Optimizer::write(ArchiveWriter& out) const {
 void Optimizer::read(ArchiveReader& in) {
   const std::string& src = in.source();
   std::string kind = in.str("optimizer kind");
-  QKV_CHECK(kind == config_.name, src, ": the optimizer state is for '", kind, "' but the config says '", config_.name,
-            "'");
+  QKV_CHECK(kind == name(config_.name), src, ": the optimizer state is for '", kind, "' but the config says '",
+            name(config_.name), "'");
   int64_t step_count = in.i64("optimizer step count");
   QKV_CHECK(step_count >= 0 && step_count <= kMaxSteps, src, ": corrupted optimizer step count ", step_count);
   uint64_t count = in.u64("optimizer parameter count");
@@ -208,7 +203,7 @@ void Optimizer::read(ArchiveReader& in) {
               " in the optimizer state of '", name, "'");
     l.m = in.floats("optimizer state");
     l.v = in.floats("optimizer state");
-    uint64_t numel = static_cast<uint64_t>(s.param.numel()), v_size = kind_ == Kind::sgd ? 0 : numel;
+    uint64_t numel = static_cast<uint64_t>(s.param.numel()), v_size = config_.name == OptimizerKind::Sgd ? 0 : numel;
     QKV_CHECK(l.m.size() == numel && l.v.size() == v_size, src, ": optimizer state of '", name, "' holds ", l.m.size(),
               " and ", l.v.size(), " values, expected ", numel, " and ", v_size);
   }

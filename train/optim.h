@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/tensor.h"
 
 namespace qkv {
@@ -13,17 +14,27 @@ namespace qkv {
 class ArchiveWriter;
 class ArchiveReader;
 
+enum class OptimizerKind { Sgd, Adam, AdamW };
+inline constexpr EnumName<OptimizerKind> kOptimizerKinds[] = {
+    {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}};
+inline const char* name(OptimizerKind kind) { return enum_name(kOptimizerKinds, kind); }
+
+// The learning-rate schedules of train/schedule.h.
+enum class Schedule { Constant, Cosine, Noam };
+inline constexpr EnumName<Schedule> kSchedules[] = {
+    {Schedule::Constant, "constant"}, {Schedule::Cosine, "cosine"}, {Schedule::Noam, "noam"}};
+
 // The "optim" section of the config. The schedule fields are read by learning_rate() (train/schedule.h) and
 // label_smoothing by the loss; they live here because the config groups them under "optim".
 struct OptimConfig {
-  std::string name = "adamw";  // sgd, adam or adamw
+  OptimizerKind name = OptimizerKind::AdamW;
   float lr = 1e-3f, min_lr = 1e-4f;
   float beta1 = 0.9f, beta2 = 0.99f, eps = 1e-8f;  // Adam and AdamW
   float momentum = 0.9f;                           // SGD
   float weight_decay = 0.1f;                       // on parameters with dim >= 2 only
   float grad_clip = 1.0f;                          // the global gradient norm's limit; 0 turns clipping off
-  std::string schedule = "cosine";                 // constant, cosine or noam
-  int64_t warmup_steps = 100, decay_steps = 0;     // decay_steps 0 means train.max_steps
+  Schedule schedule = Schedule::Cosine;
+  int64_t warmup_steps = 100, decay_steps = 0;  // decay_steps 0 means train.max_steps
   float label_smoothing = 0.0f;
 
   // Throws qkv::Error naming the first bad key ("optim.beta2 must be in [0, 1), got 1").
@@ -54,7 +65,6 @@ class Optimizer {
   void read(ArchiveReader& in);
 
  private:
-  enum class Kind { sgd, adam, adamw };
   struct Slot {
     std::string name;
     Tensor param;
@@ -62,7 +72,6 @@ class Optimizer {
     int64_t steps = 0;        // updates applied to this parameter (Adam's t)
     std::vector<float> m, v;  // SGD: m is the momentum buffer, v unused; Adam(W): first and second moments
   };
-  Kind kind_;
   OptimConfig config_;
   std::vector<Slot> slots_;
   int64_t step_count_ = 0;

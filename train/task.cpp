@@ -58,7 +58,7 @@ std::unique_ptr<TrainTask> make_eval_task(const LoadedCheckpoint& checkpoint) {
 }
 
 Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts) {
-  bool bpe = data.tokenizer == "bpe";
+  bool bpe = data.tokenizer.kind == TokenizerKind::Bpe;
   std::string joined;
   for (std::string_view t : texts) {
     joined += t;

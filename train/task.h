@@ -13,6 +13,7 @@
 #include "train/bleu.h"
 #include "train/config.h"
 #include "train/model_io.h"
+#include "train/rng_streams.h"
 
 namespace qkv {
 
@@ -56,8 +57,8 @@ struct FileScore {
 // resumed run draws exactly the batches the uninterrupted one would, and evaluation never disturbs training.
 // Each micro-batch of each rank takes its own rows of the step's global batch, so the data of a step does
 // not depend on how many ranks share it.
+// The purposes are in train/rng_streams.h.
 Rng batch_rng(uint64_t seed, uint64_t purpose, uint64_t index);
-constexpr uint64_t kTrainBatches = 1, kEvalTrainBatches = 2, kEvalValBatches = 3;
 
 struct BatchSlice {
   int64_t global = 0;  // examples in the step's global batch (every rank and micro-batch)

@@ -45,7 +45,7 @@ class LmTask : public TrainTask {
     LmDataset stream(tokenizer_.encode(read_text(path)), path);
     int64_t T = config_.model.block_size, windows = (stream.size() - 1) / T;
     QKV_CHECK(windows > 0, "eval: ", path, " holds ", stream.size(), " tokens, fewer than one block of ", T + 1);
-    Rng rng(config_.train.seed, 77);
+    Rng rng(config_.train.seed, kMlmEvalStream);
     double total = 0.0;
     int64_t right = 0, masked = 0;
     const std::vector<int32_t>& tok = stream.tokens();
@@ -137,7 +137,7 @@ std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start) {
   long long n_train = split.train.size(), n_val = split.val.size();
   auto task = std::make_unique<LmTask>(config, std::move(tokenizer), build_model(config.model), std::move(split));
   std::printf("data: %s: %lld train tokens, %lld val tokens, vocabulary %d (%s)\n", d.train.c_str(), n_train, n_val,
-              task->tokenizer().size(), task->tokenizer().type().c_str());
+              task->tokenizer().size(), name(task->tokenizer().kind()));
   return task;
 }
 

@@ -145,7 +145,7 @@ std::unique_ptr<TrainTask> make_seq2seq_task(Config& config, TaskStart start) {
   AnyModel model = build_model(config.model);
   std::printf("data: %s: %lld train and %lld val pairs, vocabulary %d (%s), %lld dropped as longer than %lld\n",
               d.train.c_str(), static_cast<long long>(train.size()), static_cast<long long>(val.size()),
-              tokenizer.size(), tokenizer.type().c_str(), static_cast<long long>(train.dropped() + val.dropped()),
+              tokenizer.size(), name(tokenizer.kind()), static_cast<long long>(train.dropped() + val.dropped()),
               static_cast<long long>(max_len));
   return std::make_unique<Seq2SeqTask>(config, std::move(*start.tokenizer), std::move(model),
                                        Seq2SeqSplits{std::move(train), std::move(val)});

@@ -127,7 +127,7 @@ TEST_CASE("tokenizer: bpe on a hand-made corpus learns the merges computed by ha
   // Then (a,b) 3 -> 257 "ab"; then (aa,ab) 2 -> 258 "aaab". Left: ( ,ab) 1 and ( ,aaab) 1, a tie broken by
   // the smaller pair: ( ,ab) -> 259, then ( ,aaab) -> 260. Then no pair is left, so training stops at 261.
   Tokenizer t = Tokenizer::train_bpe("aaab aaab ab", 300, {"PAD", "EOS"});
-  CHECK(t.type() == "bpe");
+  CHECK(t.kind() == TokenizerKind::Bpe);
   CHECK(t.merges() == std::vector<std::pair<int32_t, int32_t>>{{97, 97}, {97, 98}, {256, 257}, {32, 257}, {32, 258}});
   CHECK(t.size() == 263);
   CHECK(t.tokens()[256] == "aa");

@@ -20,7 +20,7 @@ TEST_CASE("tokenizer: char vocabulary is the sorted code points, then the specia
       "b\xC3\xA9"
       "ca\nab",
       {"PAD", "CLS"});
-  CHECK(t.type() == "char");
+  CHECK(t.kind() == TokenizerKind::Char);
   CHECK(t.tokens() == std::vector<std::string>{"\n", "a", "b", "c", "\xC3\xA9", "<PAD>", "<CLS>"});
   CHECK(t.size() == 7);
   CHECK(t.n_ordinary() == 5);

@@ -42,7 +42,7 @@ TEST_CASE("tokenizer: save and load give identical tokenizers and encodings") {
     const std::string path = dir.file("t.tok");
     t->save(path);
     Tokenizer u = Tokenizer::load(path);
-    CHECK(u.type() == t->type());
+    CHECK(u.kind() == t->kind());
     CHECK(u.tokens() == t->tokens());
     CHECK(u.merges() == t->merges());
     CHECK(u.specials() == t->specials());

@@ -16,7 +16,9 @@ TEST_CASE("config: defaults, parsing and the resolved form") {
   CHECK(c.model.norm == Norm::Post);
   CHECK(c.model.n_head == 4);  // default
   CHECK(c.train.seed == 7);
-  CHECK(c.optim.name == "adamw");
+  CHECK(c.optim.name == OptimizerKind::AdamW);
+  CHECK(c.optim.schedule == Schedule::Cosine);
+  CHECK(c.data.tokenizer.kind == TokenizerKind::Char);
   json resolved = to_json(c);
   CHECK(resolved["model"]["norm"] == "post");
   CHECK(resolved["train"]["batch_size"] == 12);
@@ -41,7 +43,13 @@ TEST_CASE("config: unknown keys, wrong types and bad values name the key") {
   CHECK(error_of(R"({"model": {"norm": "middle"}})").find("model.norm must be one of pre, post") != std::string::npos);
   CHECK(error_of(R"({"train": {"batch_size": 0}})").find("train.batch_size must be positive") != std::string::npos);
   CHECK(error_of(R"({"train": {"seed": -1}})").find("train.seed must not be negative") != std::string::npos);
-  CHECK(error_of(R"({"optim": {"name": "lion"}})").find("optim.name") != std::string::npos);
+  CHECK(error_of(R"({"optim": {"name": "lion"}})") ==
+        "config: optim.name must be one of sgd, adam, adamw, got \"lion\"");
+  CHECK(error_of(R"({"optim": {"schedule": "linear"}})") ==
+        "config: optim.schedule must be one of constant, cosine, noam, got \"linear\"");
+  CHECK(error_of(R"({"data": {"tokenizer": 3}})") == "config: data.tokenizer must be a string, got number 3");
+  CHECK(error_of(R"({"data": {"tokenizer": "my.tok"}})") ==
+        "config: data.tokenizer must be char or bpe, got 'my.tok' (a tokenizer file is not supported yet)");
   CHECK(error_of(R"({"model": {"kind": "gpt"}, "data": {"task": "seq2seq"}})").find("does not fit model.kind gpt") !=
         std::string::npos);
 }
@@ -63,4 +71,24 @@ TEST_CASE("config: --set overrides by dotted path; JSON syntax errors give line 
                        doctest::Contains("qkv_test_bad.json: invalid JSON: parse error at line 3, column 18"), Error);
   CHECK_THROWS_WITH_AS(load_config(path + ".missing"), doctest::Contains("no such file"), Error);
   std::filesystem::remove(path);
+}
+
+TEST_CASE("config: the typed choices print the names they were parsed from") {
+  Config c = parse_config(json::parse(R"({"model": {"kind": "seq2seq"}, "data": {"task": "seq2seq",
+      "tokenizer": "bpe", "vocab_size": 300}, "optim": {"name": "sgd", "schedule": "noam"}})"));
+  CHECK(c.model.kind == ModelKind::Seq2Seq);
+  CHECK(c.data.task == Task::Seq2Seq);
+  CHECK(c.data.tokenizer.kind == TokenizerKind::Bpe);
+  CHECK(c.data.tokenizer.path.empty());
+  CHECK(c.optim.name == OptimizerKind::Sgd);
+  CHECK(c.optim.schedule == Schedule::Noam);
+  json j = to_json(c);
+  CHECK(j["model"]["kind"] == "seq2seq");
+  CHECK(j["data"]["task"] == "seq2seq");
+  CHECK(j["data"]["tokenizer"] == "bpe");
+  CHECK(j["optim"]["name"] == "sgd");
+  CHECK(j["optim"]["schedule"] == "noam");
+  CHECK(std::string(name(ModelKind::Encoder)) == "encoder");
+  CHECK(std::string(name(Task::Classify)) == "classify");
+  CHECK(std::string(name(TokenizerKind::Char)) == "char");
 }

@@ -17,6 +17,7 @@
 #include "train/metrics.h"
 #include "train/model_io.h"
 #include "train/optim.h"
+#include "train/rng_streams.h"
 
 namespace qkv::cli {
 namespace {
@@ -193,7 +194,7 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   model.module().train();
   Optimizer optimizer(model.module().named_parameters(), config.optim);
   const int64_t B = config.train.batch_size, T = m.block_size, V = m.vocab_size;
-  Rng rng(config.train.seed, 99);
+  Rng rng(config.train.seed, kBenchStream);
   Ids x = random_ids(rng, {B, T}, V), y = random_ids(rng, {B, T}, V), labels = random_ids(rng, {B}, 2);
   Ids mlm_targets = y;
   for (auto& t : mlm_targets.data) t = rng.uniform() < 0.15f ? t : -100;  // 15% of positions are predicted

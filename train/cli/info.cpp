@@ -18,12 +18,12 @@ void cmd_info(const std::string& ckpt, bool json) {
                       {"step", s.step},
                       {"best_val_loss", nan_null(s.best_val_loss)},
                       {"config", to_json(c.config)},
-                      {"tokenizer", {{"type", c.tokenizer->type()}, {"vocab_size", c.tokenizer->size()}}}};
+                      {"tokenizer", {{"type", name(c.tokenizer->kind())}, {"vocab_size", c.tokenizer->size()}}}};
   std::ostringstream text;
   text << ckpt << ": " << name(c.config.model.kind) << ", " << c.model.module().num_params() << " parameters, step "
        << s.step << ", best val loss "
        << (std::isnan(s.best_val_loss) ? std::string("none") : std::to_string(s.best_val_loss)) << ", tokenizer "
-       << c.tokenizer->type() << " (" << c.tokenizer->size() << " tokens)\n"
+       << name(c.tokenizer->kind()) << " (" << c.tokenizer->size() << " tokens)\n"
        << to_json(c.config).dump(2);
   print_json_or(json, j, text.str());
 }

@@ -18,10 +18,11 @@ namespace {
 
 void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size, const std::string& out) {
   std::string text = read_text(data);
-  QKV_CHECK(type == "char" || type == "bpe", "tokenizer train: --type must be char or bpe, got '", type, "'");
-  Tokenizer t = type == "bpe" ? Tokenizer::train_bpe(text, vocab_size) : Tokenizer::train_char(text);
+  std::optional<TokenizerKind> kind = parse_enum(kTokenizerKinds, type);
+  QKV_CHECK(kind.has_value(), "tokenizer train: --type must be char or bpe, got '", type, "'");
+  Tokenizer t = *kind == TokenizerKind::Bpe ? Tokenizer::train_bpe(text, vocab_size) : Tokenizer::train_char(text);
   t.save(out);
-  std::printf("wrote %s: %s tokenizer, %d tokens\n", out.c_str(), t.type().c_str(), t.size());
+  std::printf("wrote %s: %s tokenizer, %d tokens\n", out.c_str(), name(t.kind()), t.size());
 }
 
 // Token ids, space-separated, one line per stdin line; `whole`: all of stdin as one text (newlines are tokens

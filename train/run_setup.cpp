@@ -1,0 +1,192 @@
+#include "train/run_setup.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "core/archive.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "train/model_io.h"
+
+namespace qkv {
+namespace {
+
+// Fine-tuning from a checkpoint keeps its tokenizer, so that its embeddings mean the same tokens (as BERT
+// users expect); a tokenizer without the specials this task needs cannot serve, and a new one is trained.
+std::optional<Tokenizer> init_from_tokenizer(const Checkpoint& from, Config& config) {
+  ArchiveReader r(from.tokenizer, config.train.init_from + " (tokenizer)");
+  Tokenizer tokenizer = Tokenizer::read(r);
+  for (const std::string& name : task_specials(config.data.task))
+    if (tokenizer.special(name) < 0) {
+      std::printf(
+          "init_from %s: its tokenizer has no %s token, so this run trains its own and the embeddings do "
+          "not carry over\n",
+          config.train.init_from.c_str(), name.c_str());
+      return std::nullopt;
+    }
+  std::printf("init_from %s: using its %s tokenizer (%d tokens) in place of data.tokenizer\n",
+              config.train.init_from.c_str(), name(tokenizer.kind()), tokenizer.size());
+  config.data.tokenizer = {tokenizer.kind(), ""};
+  if (tokenizer.kind() == TokenizerKind::Bpe) config.data.vocab_size = tokenizer.size();
+  return tokenizer;
+}
+
+// Applies --set to a stored config, refusing keys that would change what the run computes.
+Config resumed_config(const Config& stored, const std::vector<std::string>& overrides) {
+  nlohmann::json j = to_json(stored);
+  for (const std::string& o : overrides) {
+    std::string key = o.substr(0, o.find('='));
+    QKV_CHECK(resumable_override(key), "--set ", key,
+              " cannot change on --resume: it would change the run's "
+              "arithmetic (allowed: train.max_steps, the intervals, train.out_dir, train.threads)");
+    apply_override(j, o);
+  }
+  return parse_config(j);
+}
+
+// The data files a run reads, fingerprinted as they are now.
+std::vector<DataFingerprint> fingerprint_data(const DataConfig& d) {
+  std::vector<DataFingerprint> out;
+  for (const auto& [key, path] : {std::pair<const char*, std::string>{"data.train", d.train}, {"data.val", d.val}}) {
+    if (path.empty()) continue;
+    FileHash h = hash_file(path);
+    out.push_back({key, path, h.size, h.fnv1a64});
+  }
+  return out;
+}
+
+std::string describe(uint64_t size, uint64_t hash) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::to_string(size) + " bytes, FNV-1a 64 " + hex;
+}
+
+// NOTE [data change]: the batch stream of a resumed run is positions in the corpus, so a changed file would
+// silently train on other text than the run it continues. The files are compared with what the checkpoint
+// recorded; a mismatch stops unless the user says it is intended. Returns the fingerprints for this run.
+std::vector<DataFingerprint> checked_data(const std::vector<DataFingerprint>& recorded, const Config& config,
+                                          const TrainOptions& options) {
+  std::vector<DataFingerprint> now = fingerprint_data(config.data);
+  if (recorded.empty())
+    std::printf("note: %s records no data files (untrained, or written by an older qkv): not checked\n",
+                options.resume.c_str());
+  for (const DataFingerprint& was : recorded) {
+    auto it = std::find_if(now.begin(), now.end(), [&](const DataFingerprint& f) { return f.key == was.key; });
+    if (it != now.end() && *it == was) continue;
+    std::string what = was.key + " " + was.path + " is not the file " + options.resume + " was trained on: recorded " +
+                       describe(was.size, was.fnv1a64) + ", now " +
+                       (it == now.end() ? std::string("not given") : describe(it->size, it->fnv1a64));
+    QKV_CHECK(options.allow_data_change, what, "; pass --allow-data-change to resume on it anyway");
+    std::fprintf(stderr, "qkv: warning: %s; resuming anyway (--allow-data-change)\n", what.c_str());
+  }
+  return now;
+}
+
+// NOTE [ranks and resume]: the data of a step is its global batch (NOTE [batch keys]), so a run keeps its data
+// order on any number of ranks as long as its global batch stays the same. A run on several ranks therefore
+// records its global batch in train.global_batch; a resumed run keeps the global batch it had, and says so
+// when the new number of ranks cannot split it.
+void resolve_global_batch(TrainConfig& t, int ranks, bool resuming) {
+  if (t.global_batch > 0) {
+    if (t.global_batch % (t.batch_size * ranks) == 0) return;
+    QKV_CHECK(resuming, "config: train.global_batch ", t.global_batch, " is not a multiple of train.batch_size ",
+              t.batch_size, " x ", ranks, " rank(s)");
+  } else if (ranks == 1) {
+    return;
+  } else if (resuming && (t.batch_size * t.grad_accum) % (t.batch_size * ranks) == 0) {
+    t.global_batch = t.batch_size * t.grad_accum;  // the single-process run's global batch
+    return;
+  }
+  int64_t kept = t.global_batch > 0 ? t.global_batch : t.batch_size * t.grad_accum;
+  t.global_batch = t.batch_size * t.grad_accum * ranks;
+  if (resuming)
+    std::printf(
+        "note: the run's global batch of %lld cannot be split into batch_size %lld x %d ranks; it continues "
+        "with a global batch of %lld, so its data order differs from here on\n",
+        static_cast<long long>(kept), static_cast<long long>(t.batch_size), ranks,
+        static_cast<long long>(t.global_batch));
+}
+
+// The config the run trains with: the checkpoint's on resume (with the allowed --set), the global batch for
+// these ranks, decay_steps fixed for the run. Also sets the threads and the ranks' timeout.
+Config run_config(const Config& given, const TrainOptions& options, Comm& comm,
+                  const std::optional<LoadedCheckpoint>& resumed) {
+  Config config = resumed ? resumed_config(resumed->config, options.overrides) : given;
+  resolve_global_batch(config.train, comm.size(), resumed.has_value());
+  comm.set_timeout(config.train.comm_timeout);
+  // The ranks on one machine share its cores.
+  int threads = static_cast<int>(config.train.threads);
+  if (threads == 0 && comm.local_size() > 1)
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
+  set_threads(threads);
+  if (config.optim.decay_steps == 0) config.optim.decay_steps = config.train.max_steps;
+  return config;
+}
+
+// The weights and state: the checkpoint's on resume; else the seed's initialisation, under init_from's
+// parameters where it has them.
+void init_parameters(Run& run, const std::optional<LoadedCheckpoint>& resumed, const std::optional<Checkpoint>& from) {
+  AnyModel& model = run.task->model();
+  if (resumed) {
+    load_parameters(model.module(), resumed->raw.params);
+    run.state = resumed->raw.state;
+    return;
+  }
+  init_weights(model, run.config.train.seed);
+  if (!from) return;
+  std::vector<std::string> skipped = load_parameters(model.module(), from->params, false);
+  std::printf("init_from %s: %zu parameters kept their initialisation:", run.config.train.init_from.c_str(),
+              skipped.size());
+  for (const std::string& s : skipped) std::printf(" %s", s.c_str());
+  std::printf("\n");
+}
+
+// The same start on every rank, whatever each one read, and the optimizer (with its state on resume).
+void set_up_optimizer(Run& run, Comm& comm, const std::optional<LoadedCheckpoint>& resumed,
+                      const TrainOptions& options) {
+  Module& module = run.task->model().module();
+  run.params = module.named_parameters();
+  run.sync = std::make_unique<GradientSync>(comm, module.parameters());
+  run.sync->broadcast_parameters();
+  run.optimizer = std::make_unique<Optimizer>(run.params, run.config.optim);
+  if (resumed && !resumed->raw.optimizer.empty()) {
+    ArchiveReader r(resumed->raw.optimizer, options.resume + " (optimizer)");
+    run.optimizer->read(r);
+  }
+}
+
+}  // namespace
+
+bool resumable_override(const std::string& key) {
+  return key == "train.max_steps" || key == "train.eval_interval" || key == "train.log_interval" ||
+         key == "train.ckpt_interval" || key == "train.out_dir" || key == "train.threads";
+}
+
+Run set_up_run(const Config& given, const TrainOptions& options, Comm& comm) {
+  std::optional<LoadedCheckpoint> resumed;
+  if (!options.resume.empty()) resumed.emplace(load_model(options.resume));
+  Run run;
+  run.resumed = resumed.has_value();
+  run.config = run_config(given, options, comm, resumed);
+  std::optional<Checkpoint> from;  // train.init_from: its weights, and its tokenizer when the task can use it
+  std::optional<Tokenizer> from_tokenizer;
+  if (!resumed && !run.config.train.init_from.empty()) {
+    from.emplace(load_checkpoint(run.config.train.init_from));
+    from_tokenizer = init_from_tokenizer(*from, run.config);
+  }
+  // On resume the data check comes first: a changed corpus may no longer tokenize, which would hide the cause.
+  std::vector<DataFingerprint> data;
+  if (resumed) data = checked_data(resumed->raw.state.data, run.config, options);
+  run.task =
+      resumed ? make_task(run.config, resumed->tokenizer, resumed->labels) : make_task(run.config, from_tokenizer);
+  if (!resumed) data = fingerprint_data(run.config.data);
+  init_parameters(run, resumed, from);
+  run.state.data = data;
+  set_up_optimizer(run, comm, resumed, options);
+  run.task->model().module().train();
+  return run;
+}
+
+}  // namespace qkv
