@@ -8,16 +8,24 @@
 
 namespace qkv {
 
+// Each enum with its one table of config names, used both to parse a config and to print it.
 enum class ModelKind { Gpt, Encoder, Seq2Seq };
 inline constexpr EnumName<ModelKind> kModelKinds[] = {
     {ModelKind::Gpt, "gpt"}, {ModelKind::Encoder, "encoder"}, {ModelKind::Seq2Seq, "seq2seq"}};
-enum class Norm { Pre, Post };                       // LayerNorm before each sublayer (+ a final one) or after
+enum class Norm { Pre, Post };  // LayerNorm before each sublayer (+ a final one) or after
+inline constexpr EnumName<Norm> kNorms[] = {{Norm::Pre, "pre"}, {Norm::Post, "post"}};
 enum class Positions { Learned, Sinusoidal, Rope };  // added to embeddings, or rotating q and k
+inline constexpr EnumName<Positions> kPositions[] = {
+    {Positions::Learned, "learned"}, {Positions::Sinusoidal, "sinusoidal"}, {Positions::Rope, "rope"}};
 enum class Activation { Gelu, Relu };
+inline constexpr EnumName<Activation> kActivations[] = {{Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}};
 enum class Pooling { Cls, Mean };  // classification: the first token's state, or the mean over real tokens
+inline constexpr EnumName<Pooling> kPoolings[] = {{Pooling::Cls, "cls"}, {Pooling::Mean, "mean"}};
 // Self-attention: exact softmax over every visible key; over the keys within `window` positions; or kernelised
 // linear attention (elu + 1 features).
 enum class AttentionKind { Full, Local, Linear };
+inline constexpr EnumName<AttentionKind> kAttentionKinds[] = {
+    {AttentionKind::Full, "full"}, {AttentionKind::Local, "local"}, {AttentionKind::Linear, "linear"}};
 
 struct ModelConfig {
   ModelKind kind = ModelKind::Gpt;

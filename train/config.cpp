@@ -79,14 +79,6 @@ Field tokenizer_choice(const std::string& key, TokenizerChoice& ref) {
           [&ref] { return json(ref.path.empty() ? name(ref.kind) : ref.path); }};
 }
 
-constexpr EnumName<Norm> kNorms[] = {{Norm::Pre, "pre"}, {Norm::Post, "post"}};
-constexpr EnumName<Positions> kPositions[] = {
-    {Positions::Learned, "learned"}, {Positions::Sinusoidal, "sinusoidal"}, {Positions::Rope, "rope"}};
-constexpr EnumName<Activation> kActivations[] = {{Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}};
-constexpr EnumName<AttentionKind> kAttentionKinds[] = {
-    {AttentionKind::Full, "full"}, {AttentionKind::Local, "local"}, {AttentionKind::Linear, "linear"}};
-constexpr EnumName<Pooling> kPoolings[] = {{Pooling::Cls, "cls"}, {Pooling::Mean, "mean"}};
-
 std::vector<Field> fields(Config& c) {
   ModelConfig& m = c.model;
   DataConfig& d = c.data;
