@@ -179,6 +179,143 @@ void cmd_bench_machine(const BenchOptions& o) {
               memcpy_gbs);
 }
 
+namespace {
+
+// A bench run's model, optimizer and one fixed random batch; each call is one training step (forward, loss,
+// backward, clip, AdamW, zero grads) with step s's dropout.
+class BenchStep {
+ public:
+  explicit BenchStep(const Config& config)
+      : config_(config),
+        model_(build_model(config.model)),
+        optimizer_(model_.module().named_parameters(), config.optim) {
+    init_weights(model_, config.train.seed);
+    model_.module().train();
+    const int64_t B = config.train.batch_size, T = config.model.block_size, V = config.model.vocab_size;
+    Rng rng(config.train.seed, kBenchStream);
+    x_ = random_ids(rng, {B, T}, V);
+    y_ = random_ids(rng, {B, T}, V);
+    labels_ = random_ids(rng, {B}, 2);
+    mlm_targets_ = y_;
+    for (auto& t : mlm_targets_.data) t = rng.uniform() < 0.15f ? t : -100;  // 15% of positions are predicted
+    params_ = model_.module().parameters();
+  }
+
+  void operator()(int64_t s) {
+    model_.dropout_context().begin(config_.train.seed, static_cast<uint64_t>(s));
+    Tensor loss = loss_of();
+    loss.backward();
+    {
+      ProfileScope profile("clip_grad_norm");
+      clip_grad_norm(params_, config_.optim.grad_clip);
+    }
+    {
+      ProfileScope profile("optimizer");
+      optimizer_.step(1e-4f);
+    }
+    ProfileScope profile("zero_grad");
+    optimizer_.zero_grad();
+  }
+
+  AnyModel& model() { return model_; }
+
+ private:
+  Tensor loss_of() {
+    return model_.visit(
+        Overloaded{[&](GPT& gpt) { return gpt.forward(x_, &y_).loss; },
+                   [&](Seq2Seq& s2s) { return s2s.forward(x_, y_, &y_, config_.optim.label_smoothing).loss; },
+                   [&](Encoder& enc) {
+                     return config_.data.task == Task::Classify ? enc.classify(x_, nullptr, &labels_).loss
+                                                                : enc.mlm(x_, nullptr, &mlm_targets_).loss;
+                   }});
+  }
+
+  const Config& config_;
+  AnyModel model_;
+  Optimizer optimizer_;
+  Ids x_, y_, labels_, mlm_targets_;
+  std::vector<Tensor> params_;
+};
+
+// The timed steps: sorted seconds per step, their total, and the peak RSS they reached.
+struct StepTimes {
+  std::vector<double> sorted;
+  double total = 0.0, rss_mb = 0.0;
+  double median() const { return sorted[sorted.size() / 2]; }
+};
+
+StepTimes time_steps(BenchStep& step, const BenchOptions& o) {
+  StepTimes t;
+  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    if (s == o.warmup) {  // profile the timed steps only
+      reset_profile();
+      set_profiling(o.profile);
+    }
+    double t0 = now_s();
+    step(s);
+    if (s >= o.warmup) t.sorted.push_back(now_s() - t0);
+  }
+  set_profiling(false);
+  // Read before anything else allocates buffers of its own: the peak of the steps alone.
+  t.rss_mb = peak_rss_mb();
+  for (double x : t.sorted) t.total += x;
+  std::sort(t.sorted.begin(), t.sorted.end());
+  return t;
+}
+
+// One more step, untimed, records the GEMM shapes it issues; each is then timed alone on raw sgemm.
+OwnShapes own_shapes(BenchStep& step, int64_t s) {
+  reset_gemm_log();
+  set_gemm_logging(true);
+  step(s);
+  set_gemm_logging(false);
+  OwnShapes own = replay(gemm_log());
+  reset_gemm_log();
+  return own;
+}
+
+// FLOPs per token, as nanoGPT's estimate_mfu: 6 N for the matrix products of forward and backward (N the
+// parameters without position tables) plus 12 L C T for attention's two products. Seq2Seq: both stacks'
+// self-attention and the cross-attention, 3 x 12 L C T.
+double flops_per_token(AnyModel& model, const ModelConfig& m) {
+  int64_t n = 0;
+  for (auto& [pname, p] : model.module().named_parameters())
+    if (pname.find("wpe") == std::string::npos) n += p.numel();
+  int64_t attention_terms = m.kind == ModelKind::Seq2Seq ? 3 : 1;
+  return 6.0 * static_cast<double>(n) +
+         12.0 * static_cast<double>(attention_terms * m.n_layer * m.d_model * m.block_size);
+}
+
+// The report for people; `j` holds every figure (as --json prints it).
+void print_bench(const std::string& config_path, const Config& config, const nlohmann::json& j, const StepTimes& t,
+                 const BenchOptions& o) {
+  const ModelConfig& m = config.model;
+  const double median = j["ms_per_step"].get<double>() / 1e3, gflops = j["gflops"].get<double>();
+  const double peak = j["sgemm_peak_gflops"].get<double>(), own_peak = j["gemm_peak_gflops"].get<double>();
+  std::printf("%s: %s, %lld parameters, batch %lld x %lld tokens, %d threads, %lld steps after %lld warm-up\n",
+              config_path.c_str(), name(m.kind), static_cast<long long>(j["params"].get<int64_t>()),
+              static_cast<long long>(config.train.batch_size), static_cast<long long>(m.block_size), threads(),
+              static_cast<long long>(o.steps), static_cast<long long>(o.warmup));
+  std::printf("%.2f ms/step (median; fastest %.2f)  %.0f tokens/s  peak RSS %.0f MB\n", median * 1e3, t.sorted[0] * 1e3,
+              j["tokens_per_s"].get<double>(), t.rss_mb);
+  std::printf("%.3g FLOPs/token (%s, N the parameters without position tables)  %.1f GFLOP/s\n",
+              j["flops_per_token"].get<double>(), flops_formula(m.kind), gflops);
+  std::printf("MFU %.1f%% of sgemm's %.0f GFLOP/s at 2048^3 (OpenBLAS %s)\n", 100.0 * gflops / peak, peak,
+              blas_core().c_str());
+  std::printf(
+      "MFU %.1f%% of sgemm's %.0f GFLOP/s on the step's own %lld GEMM shapes (%lld calls: %.2f ms/step at "
+      "that rate)\n",
+      100.0 * gflops / own_peak, own_peak, static_cast<long long>(j["gemm_shapes"].size()),
+      static_cast<long long>(j["gemm_calls_per_step"].get<int64_t>()), j["gemm_ms_per_step"].get<double>());
+  if (o.generate > 0)
+    std::printf("generation of %lld tokens (greedy, batch 1): %.0f tokens/s with the KV cache, %.0f without\n",
+                static_cast<long long>(o.generate), j["generate_tokens_per_s"].get<double>(),
+                j["generate_nocache_tokens_per_s"].get<double>());
+  if (o.profile) std::printf("%s", profile_report(o.steps, t.total / static_cast<double>(o.steps)).c_str());
+}
+
+}  // namespace
+
 void cmd_bench(const std::string& config_path, const std::vector<std::string>& overrides, const BenchOptions& o) {
   Config config = load_config(config_path, overrides);
   ModelConfig& m = config.model;
@@ -189,81 +326,17 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
             " has model.kind ", name(m.kind));
   set_threads(static_cast<int>(o.threads > 0 ? o.threads : config.train.threads));
 
-  AnyModel model = build_model(m);
-  init_weights(model, config.train.seed);
-  model.module().train();
-  Optimizer optimizer(model.module().named_parameters(), config.optim);
-  const int64_t B = config.train.batch_size, T = m.block_size, V = m.vocab_size;
-  Rng rng(config.train.seed, kBenchStream);
-  Ids x = random_ids(rng, {B, T}, V), y = random_ids(rng, {B, T}, V), labels = random_ids(rng, {B}, 2);
-  Ids mlm_targets = y;
-  for (auto& t : mlm_targets.data) t = rng.uniform() < 0.15f ? t : -100;  // 15% of positions are predicted
-  auto loss_of = [&]() -> Tensor {
-    return model.visit(
-        Overloaded{[&](GPT& gpt) { return gpt.forward(x, &y).loss; },
-                   [&](Seq2Seq& s2s) { return s2s.forward(x, y, &y, config.optim.label_smoothing).loss; },
-                   [&](Encoder& enc) {
-                     return config.data.task == Task::Classify ? enc.classify(x, nullptr, &labels).loss
-                                                               : enc.mlm(x, nullptr, &mlm_targets).loss;
-                   }});
-  };
-  std::vector<Tensor> params = model.module().parameters();
-  auto step = [&](int64_t s) {
-    model.dropout_context().begin(config.train.seed, static_cast<uint64_t>(s));
-    Tensor loss = loss_of();
-    loss.backward();
-    {
-      ProfileScope profile("clip_grad_norm");
-      clip_grad_norm(params, config.optim.grad_clip);
-    }
-    {
-      ProfileScope profile("optimizer");
-      optimizer.step(1e-4f);
-    }
-    ProfileScope profile("zero_grad");
-    optimizer.zero_grad();
-  };
-  std::vector<double> times;
-  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
-    if (s == o.warmup) {  // profile the timed steps only
-      reset_profile();
-      set_profiling(o.profile);
-    }
-    double t0 = now_s();
-    step(s);
-    if (s >= o.warmup) times.push_back(now_s() - t0);
-  }
-  set_profiling(false);
-  // Read before anything below allocates buffers of its own: the peak of the steps alone.
-  double rss_mb = peak_rss_mb();
-  double total = 0.0;
-  for (double t : times) total += t;
-  std::sort(times.begin(), times.end());
-  double median = times[times.size() / 2], tokens = static_cast<double>(B * T);
-
-  // One more step, untimed, records the GEMM shapes it issues; each is then timed alone on raw sgemm.
-  reset_gemm_log();
-  set_gemm_logging(true);
-  step(o.warmup + o.steps);
-  set_gemm_logging(false);
-  OwnShapes own = replay(gemm_log());
-  reset_gemm_log();
-  double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak();
-
-  // FLOPs per token, as nanoGPT's estimate_mfu: 6 N for the matrix products of forward and backward (N the
-  // parameters without position tables) plus 12 L C T for attention's two products. Seq2Seq: both stacks'
-  // self-attention and the cross-attention, 3 x 12 L C T.
-  int64_t n = 0;
-  for (auto& [pname, p] : model.module().named_parameters())
-    if (pname.find("wpe") == std::string::npos) n += p.numel();
-  int64_t attention_terms = m.kind == ModelKind::Seq2Seq ? 3 : 1;
-  double flops_per_token =
-      6.0 * static_cast<double>(n) + 12.0 * static_cast<double>(attention_terms * m.n_layer * m.d_model * T);
-  double gflops = flops_per_token * tokens / median * 1e-9, own_peak = own.flops / own.seconds * 1e-9;
+  BenchStep step(config);
+  const StepTimes t = time_steps(step, o);
+  const OwnShapes own = own_shapes(step, o.warmup + o.steps);
+  const double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak();
+  const double median = t.median(), tokens = static_cast<double>(config.train.batch_size * m.block_size);
+  const double flops = flops_per_token(step.model(), m);
+  const double gflops = flops * tokens / median * 1e-9, own_peak = own.flops / own.seconds * 1e-9;
   nlohmann::json j = {{"ms_per_step", median * 1e3},
                       {"tokens_per_s", tokens / median},
-                      {"peak_rss_mb", rss_mb},
-                      {"flops_per_token", flops_per_token},
+                      {"peak_rss_mb", t.rss_mb},
+                      {"flops_per_token", flops},
                       {"flops_formula", flops_formula(m.kind)},
                       {"gflops", gflops},
                       {"mfu", gflops / peak},
@@ -277,39 +350,17 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
                       {"blas_core", blas_core()},
                       {"threads", threads()},
                       {"steps", o.steps},
-                      {"params", model.module().num_params()},
+                      {"params", step.model().module().num_params()},
                       {"config", to_json(config)}};
-  double cached = 0.0, uncached = 0.0;
   if (o.generate > 0) {
-    cached = generation_tokens_per_s(model.gpt(), o.generate, true);
-    uncached = generation_tokens_per_s(model.gpt(), o.generate, false);
     j["generate_tokens"] = o.generate;
-    j["generate_tokens_per_s"] = cached;
-    j["generate_nocache_tokens_per_s"] = uncached;
+    j["generate_tokens_per_s"] = generation_tokens_per_s(step.model().gpt(), o.generate, true);
+    j["generate_nocache_tokens_per_s"] = generation_tokens_per_s(step.model().gpt(), o.generate, false);
   }
-  if (o.json) {
+  if (o.json)
     std::printf("%s\n", j.dump().c_str());
-    return;
-  }
-  std::printf("%s: %s, %lld parameters, batch %lld x %lld tokens, %d threads, %lld steps after %lld warm-up\n",
-              config_path.c_str(), name(m.kind), static_cast<long long>(model.module().num_params()),
-              static_cast<long long>(B), static_cast<long long>(T), threads(), static_cast<long long>(o.steps),
-              static_cast<long long>(o.warmup));
-  std::printf("%.2f ms/step (median; fastest %.2f)  %.0f tokens/s  peak RSS %.0f MB\n", median * 1e3, times[0] * 1e3,
-              tokens / median, rss_mb);
-  std::printf("%.3g FLOPs/token (%s, N the parameters without position tables)  %.1f GFLOP/s\n", flops_per_token,
-              flops_formula(m.kind), gflops);
-  std::printf("MFU %.1f%% of sgemm's %.0f GFLOP/s at 2048^3 (OpenBLAS %s)\n", 100.0 * gflops / peak, peak,
-              blas_core().c_str());
-  std::printf(
-      "MFU %.1f%% of sgemm's %.0f GFLOP/s on the step's own %lld GEMM shapes (%lld calls: %.2f ms/step at "
-      "that rate)\n",
-      100.0 * gflops / own_peak, own_peak, static_cast<long long>(own.rows.size()), static_cast<long long>(own.calls),
-      own.seconds * 1e3);
-  if (o.generate > 0)
-    std::printf("generation of %lld tokens (greedy, batch 1): %.0f tokens/s with the KV cache, %.0f without\n",
-                static_cast<long long>(o.generate), cached, uncached);
-  if (o.profile) std::printf("%s", profile_report(o.steps, total / static_cast<double>(o.steps)).c_str());
+  else
+    print_bench(config_path, config, j, t, o);
 }
 
 void add_bench(CLI::App& app, Context& ctx) {
