@@ -68,7 +68,7 @@ void add_reduced(Tensor& dst, const Tensor& src) {
   const float* ps = src.data();
   if (dst.shape() == src.shape()) {
     int64_t n = src.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
     for (int64_t i = 0; i < n; ++i) pd[i] += ps[i];
     return;
   }
@@ -78,7 +78,7 @@ void add_reduced(Tensor& dst, const Tensor& src) {
     // A bias-like [..., n] summed over every leading dimension: threads split the columns, and each column
     // adds its rows in order, so the bits do not depend on the thread count.
     int64_t n = src.size(-1), rows = src.numel() / std::max<int64_t>(n, 1);
-#pragma omp parallel for if (src.numel() >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (src.numel() >= kGrain) schedule(static)
     for (int64_t j0 = 0; j0 < n; j0 += 16)
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = j0; j < std::min(n, j0 + 16); ++j) pd[j] += ps[r * n + j];
@@ -113,7 +113,7 @@ void accumulate_grad(const Tensor& t, const Tensor& g) {
       float* d = dst.data();
       const float* s = g.data();
       int64_t n = g.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
       for (int64_t i = 0; i < n; ++i) d[i] = s[i];
     }
     return;

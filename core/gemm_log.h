@@ -1,4 +1,4 @@
-// The GEMM shapes a step issues, with their counts: `qkv bench` replays each shape on raw cblas_sgemm to
+// The GEMM shapes a step issues, with their counts: `qkv bench` replays each shape through gemm() alone to
 // measure the peak the model's own shapes allow (its second MFU).
 #pragma once
 

@@ -33,7 +33,7 @@ void GradientSync::unpack(bool grads, float scale) {
     if (grads && !p.grad().defined()) p.zero_grad();
     float* dst = grads ? p.grad().data() : p.data();
     int64_t n = p.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
     for (int64_t i = 0; i < n; ++i) dst[i] = at[i] * scale;
     at += p.numel();
   }

@@ -20,7 +20,7 @@ bool in_unit_interval(float x) { return x >= 0.0f && x < 1.0f; }
 //   d = g + wd * p;  buf = momentum * buf + d;  p -= lr * buf
 // With momentum 0 the buffer is not read, so a non-finite value left in it cannot come back through 0 * inf.
 void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float wd) {
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     float d = g[i] + wd * p[i];
     float b = momentum == 0.0f ? d : momentum * buf[i] + d;
@@ -41,7 +41,7 @@ struct AdamScalars {
 };
 
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars& s) {
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     float pi = p[i] * s.keep;
     float gi = g[i] + s.l2 * pi;
@@ -57,7 +57,7 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const 
 double sum_squares(const float* x, int64_t n) {
   int64_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
   std::vector<double> partial(chunks, 0.0);
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     // Eight lanes, added in a fixed order: vectorisable, and the same bits on any thread count.
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -235,7 +235,7 @@ void scale_gradients(const std::vector<Tensor>& params, float scale) {
     if (!g.defined()) continue;
     float* pg = g.data();
     int64_t n = g.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
     for (int64_t i = 0; i < n; ++i) pg[i] *= scale;
   }
 }

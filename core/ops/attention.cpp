@@ -206,7 +206,7 @@ void attention_forward(const Dims& d, const Heads& q, const Heads& k, const Head
                        const std::vector<uint8_t>& padding, float* out, float* lse, float* weights) {
   const int64_t pairs = d.B * d.NH, block = block_rows(d);
   Tensor scratch = Tensor::empty({threads(), (d.dropout > 0.0f ? 2 : 1) * block * d.Tk});  // P (and P')
-#pragma omp parallel for schedule(static) if (pairs > 1)
+#pragma omp parallel for num_threads(team()) schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
     float* P = scratch.data() + thread_index() * scratch.size(1);
     attention_forward_pair(d, pair, q, k, v, padding, out, lse, weights, {P, nullptr, P + block * d.Tk});
@@ -273,7 +273,7 @@ void attention_backward(const Dims& d, const Heads& q, const Heads& k, const Hea
                         const std::vector<uint8_t>& padding, const float* lse, const float* dout, QkvGrads g) {
   const int64_t pairs = d.B * d.NH, block = block_rows(d);
   Tensor work = Tensor::empty({threads(), (d.dropout > 0.0f ? 3 : 2) * block * d.Tk});  // P, dP (and P')
-#pragma omp parallel for schedule(static) if (pairs > 1)
+#pragma omp parallel for num_threads(team()) schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
     float* P = work.data() + thread_index() * work.size(1);
     attention_backward_pair(d, pair, q, k, v, padding, lse, dout, g, {P, P + block * d.Tk, P + 2 * block * d.Tk});

@@ -41,7 +41,7 @@ Tensor dropout(const Tensor& x, float p, uint64_t seed, uint64_t stream) {
   float keep = p == 1.0f ? 0.0f : 1.0f / (1.0f - p);
   constexpr int64_t kPart = 4096;  // elements per parallel task
   int64_t n = x.numel(), parts = (n + kPart - 1) / kPart;
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
   for (int64_t part = 0; part < parts; ++part) {
     int64_t at = part * kPart;
     apply_dropout_mask(p, keep, seed, stream, static_cast<uint64_t>(at), nullptr, pm + at, std::min(kPart, n - at));

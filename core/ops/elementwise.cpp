@@ -20,7 +20,7 @@ void for_each_broadcast_row(const Shape& out, const Shape& a, const Shape& b, Ro
   std::vector<int64_t> sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
   int rank = static_cast<int>(out.size());
   int64_t n = out.back(), rows = numel(out) / std::max<int64_t>(n, 1);
-#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * n >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rest = r, oa = 0, ob = 0;
     for (int d = rank - 2; d >= 0; --d) {
@@ -40,7 +40,7 @@ Tensor binary_forward(const Tensor& a, const Tensor& b, const char* name, F f) {
   float* po = out.data();
   if (a.shape() == b.shape()) {
     int64_t n = out.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
     for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
     return out;
   }
@@ -59,7 +59,7 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
   const float* px = x.data();
   float* py = y.data();
   int64_t n = x.numel();
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
   for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
   if (needs_grad(x)) {
     record(y, name, {x}, [x, y = y.detach(), df](const Tensor& dy) {
@@ -68,10 +68,10 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
       const float *xs = x.data(), *ys = y.data(), *dys = dy.data();
       int64_t count = x.numel();
       if (fresh) {  // two loops, so that each vectorises
-#pragma omp parallel for if (count >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (count >= kGrain) schedule(static)
         for (int64_t i = 0; i < count; ++i) dx[i] = dys[i] * df(xs[i], ys[i]);
       } else {
-#pragma omp parallel for if (count >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (count >= kGrain) schedule(static)
         for (int64_t i = 0; i < count; ++i) dx[i] += dys[i] * df(xs[i], ys[i]);
       }
     });

@@ -25,7 +25,7 @@ Tensor embedding(const Tensor& weight, const Ids& ids) {
   Tensor y = Tensor::empty(out);
   const float* w = weight.data();
   float* py = y.data();
-#pragma omp parallel for if (n * C >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n * C >= kGrain) schedule(static)
   for (int64_t i = 0; i < n; ++i) std::memcpy(py + i * C, w + int64_t{ids.data[i]} * C, sizeof(float) * C);
   if (needs_grad(weight)) {
     record(y, "embedding", {weight}, [weight, idx = ids.data, C](const Tensor& dy) {
@@ -36,7 +36,7 @@ Tensor embedding(const Tensor& weight, const Ids& ids) {
       // row's sum is taken in the order of the ids, whatever the thread count.
       constexpr int64_t kCols = 16;
       int64_t blocks = (C + kCols - 1) / kCols;
-#pragma omp parallel for if (count * C >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (count * C >= kGrain) schedule(static)
       for (int64_t b = 0; b < blocks; ++b) {
         int64_t c0 = b * kCols, c1 = std::min(C, c0 + kCols);
         for (int64_t i = 0; i < count; ++i) {

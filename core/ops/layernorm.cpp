@@ -20,7 +20,7 @@ namespace {
 // x, y [rows, C]; w, b [C] or null; stats [rows, 2] receives (mu, rstd) of each row.
 void layernorm_forward(const float* x, const float* w, const float* b, float* y, float* stats, int64_t rows, int64_t C,
                        float eps) {
-#pragma omp parallel for if (rows * C >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * C >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C;
     // The simd reductions let the compiler vectorise the sums; their order is fixed by the vector width.
@@ -48,7 +48,7 @@ void layernorm_backward(const float* dy, const float* x, const float* w, const f
   int64_t blocks = (rows + kRows - 1) / kRows;
   bool params = dw || db;
   std::vector<float> partial(params ? blocks * 2 * C : 0, 0.0f);  // [blocks, (dw, db), C]
-#pragma omp parallel for if (rows * C >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * C >= kGrain) schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     float* pw = params ? partial.data() + blk * 2 * C : nullptr;
     for (int64_t r = blk * kRows; r < std::min(rows, (blk + 1) * kRows); ++r) {

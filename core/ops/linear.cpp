@@ -31,7 +31,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   float* py = y.data();
   if (bias.defined()) {
     const float* pb = bias.data();
-#pragma omp parallel for if (M * N >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (M * N >= kGrain) schedule(static)
     for (int64_t r = 0; r < M; ++r) std::copy_n(pb, N, py + r * N);
   }
   gemm(false, true, M, N, K, x.data(), weight.data(), bias.defined() ? 1.0f : 0.0f, py);

@@ -18,6 +18,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/profile.h"
+#include "core/threads.h"
 
 namespace qkv {
 namespace {
@@ -89,7 +90,7 @@ void linear_attention_forward(const HeadDims& d, bool causal, const Heads& q, co
                               const std::vector<uint8_t>& padding, float* out, float* weights, float* state_s,
                               float* state_z) {
   const int64_t pairs = d.B * d.NH, hs = d.hs;
-#pragma omp parallel for schedule(static) if (pairs > 1)
+#pragma omp parallel for num_threads(team()) schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
     const HeadPair hp = head_pair(pair, d, q, k, v, padding);
     const LinearPair p = linear_pair(hp, q, k, v);
@@ -196,7 +197,7 @@ void linear_attention_backward(const HeadDims& d, bool causal, const Heads& q, c
                                const std::vector<uint8_t>& padding, const float* dout, float* dq, float* dk,
                                float* dv) {
   const int64_t pairs = d.B * d.NH;
-#pragma omp parallel for schedule(static) if (pairs > 1)
+#pragma omp parallel for num_threads(team()) schedule(static) if (pairs > 1)
   for (int64_t pair = 0; pair < pairs; ++pair) {
     const HeadPair hp = head_pair(pair, d, q, k, v, padding);
     float* gq = dq ? dq + hp.q.offset : nullptr;

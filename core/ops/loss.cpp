@@ -38,7 +38,7 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
   std::vector<double> row_loss(N, 0.0);
   float* plse = lse.data();
   float eps = label_smoothing;
-#pragma omp parallel for if (N * V >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (N * V >= kGrain) schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const float* zr = z + i * V;
     float m = row_max(zr, V);
@@ -58,7 +58,7 @@ Tensor cross_entropy(const Tensor& logits, const Ids& targets, int32_t ignore_in
              float* dz = grad_buffer_for_overwrite(logits, fresh).data();
              const float *zs = logits.data(), *lses = lse.data();
              float scale = dloss.item() / static_cast<float>(counted), smooth = eps / static_cast<float>(V);
-#pragma omp parallel for if (N * V >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (N * V >= kGrain) schedule(static)
              for (int64_t i = 0; i < N; ++i) {
                float* row = dz + i * V;
                const float* zr = zs + i * V;

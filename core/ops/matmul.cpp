@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/gemm_log.h"
@@ -17,6 +19,27 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
   gemm(transpose_a, transpose_b, M, N, K, A, transpose_a ? M : K, B, transpose_b ? K : N, beta, C, N);
 }
 
+namespace {
+
+void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B,
+              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+}
+
+}  // namespace
+
+GemmSplit gemm_split(int64_t M, int64_t N, int64_t K, int configured_threads) {
+  // Each part packs the operand it shares with the others again, so the parts are few: one per thread, none
+  // under about 4 MFLOP (~35 us on a core), along the longer side of C (the shared operand is the smaller).
+  double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  bool rows = M >= N;
+  int64_t extent = rows ? M : N;
+  int64_t parts = std::min<int64_t>({configured_threads, static_cast<int64_t>(flops / kGemmPartFlops), extent});
+  return {rows, std::max<int64_t>(parts, 1)};
+}
+
 void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
@@ -26,9 +49,27 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
     return;
   }
   if (gemm_logging()) log_gemm(transpose_a, transpose_b, M, N, K);
-  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B,
-              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+  // NOTE [gemm split]: OpenBLAS runs on one thread; qkv cuts C into parts by the configured thread count and
+  // the shape only, so the bits do not depend on which threads, or how many of them, compute the parts.
+  GemmSplit split = gemm_split(M, N, K, threads());
+  if (split.parts == 1) return sgemm(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+  int64_t extent = split.rows ? M : N;
+  auto part = [&](int64_t p) {
+    int64_t begin = extent * p / split.parts, end = extent * (p + 1) / split.parts;
+    if (split.rows) {  // rows [begin, end) of C and of op(A)
+      const float* a = transpose_a ? A + begin : A + begin * lda;
+      sgemm(transpose_a, transpose_b, end - begin, N, K, a, lda, B, ldb, beta, C + begin * ldc, ldc);
+    } else {  // columns [begin, end) of C and of op(B)
+      const float* b = transpose_b ? B + begin * ldb : B + begin;
+      sgemm(transpose_a, transpose_b, M, end - begin, K, A, lda, b, ldb, beta, C + begin, ldc);
+    }
+  };
+  if (in_parallel()) {
+    for (int64_t p = 0; p < split.parts; ++p) part(p);
+  } else {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(team())
+    for (int64_t p = 0; p < split.parts; ++p) part(p);
+  }
 }
 
 namespace {
@@ -52,7 +93,7 @@ void batched_gemm(bool tx, bool ty, int64_t M, int64_t N, int64_t K, const float
   };
   bool parallel = ci == nullptr && count > 1 && count >= threads();
   if (parallel) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(team()) schedule(static)
     for (int64_t i = 0; i < count; ++i) one(i);
   } else {
     for (int64_t i = 0; i < count; ++i) one(i);

@@ -1,4 +1,5 @@
-// Matrix product through cblas_sgemm: 2-D and batched (leading dimensions broadcast), transposes as flags.
+// Matrix product through OpenBLAS's sgemm, split over the threads: 2-D and batched (batch dimensions
+// broadcast), transposes as flags.
 #pragma once
 
 #include "core/tensor.h"
@@ -17,5 +18,15 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
 // head's columns of a [T, 3C] projection.
 void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// How gemm() cuts C into parts computed side by side, each by one single-threaded cblas_sgemm: `parts`
+// slices of its rows (or of its columns when rows is false). A function of the shape and the configured
+// thread count only, so that the result is the same whatever the load.
+struct GemmSplit {
+  bool rows = true;
+  int64_t parts = 1;
+};
+constexpr double kGemmPartFlops = 4e6;
+GemmSplit gemm_split(int64_t M, int64_t N, int64_t K, int configured_threads);
 
 }  // namespace qkv

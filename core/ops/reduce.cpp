@@ -27,7 +27,7 @@ Tensor scaled_sum(const Tensor& x, float scale, const char* name) {
   const float* px = x.data();
   int64_t n = x.numel(), chunks = (n + kReduceChunk - 1) / kReduceChunk;
   std::vector<double> partial(chunks, 0.0);
-#pragma omp parallel for if (n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (n >= kGrain) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     double acc = 0.0;
     for (int64_t i = c * kReduceChunk, end = std::min(n, i + kReduceChunk); i < end; ++i) acc += px[i];
@@ -40,7 +40,7 @@ Tensor scaled_sum(const Tensor& x, float scale, const char* name) {
     record(y, name, {x}, [x, scale](const Tensor& dy) {
       float g = dy.item() * scale, *dx = grad_buffer(x).data();
       int64_t count = x.numel();
-#pragma omp parallel for if (count >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (count >= kGrain) schedule(static)
       for (int64_t i = 0; i < count; ++i) dx[i] += g;
     });
   }
@@ -55,7 +55,7 @@ Tensor scaled_sum_axis(const Tensor& x, int axis, bool keepdim, float scale, con
   const float* px = x.data();
   float* py = y.data();
   int64_t outputs = s.outer * s.inner;
-#pragma omp parallel for if (outputs * s.size >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (outputs * s.size >= kGrain) schedule(static)
   for (int64_t j = 0; j < outputs; ++j) {
     int64_t o = j / s.inner, i = j % s.inner;
     const float* row = px + o * s.size * s.inner + i;
@@ -68,7 +68,7 @@ Tensor scaled_sum_axis(const Tensor& x, int axis, bool keepdim, float scale, con
       float* dx = grad_buffer(x).data();
       const float* pdy = dy.data();
       int64_t count = s.outer * s.inner;
-#pragma omp parallel for if (count * s.size >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (count * s.size >= kGrain) schedule(static)
       for (int64_t j = 0; j < count; ++j) {
         int64_t o = j / s.inner, i = j % s.inner;
         float g = pdy[j] * scale, *row = dx + o * s.size * s.inner + i;
@@ -110,7 +110,7 @@ MaxResult max(const Tensor& x, int axis, bool keepdim) {
   float* py = r.values.data();
   int32_t* pi = r.indices.data.data();
   int64_t outputs = s.outer * s.inner;
-#pragma omp parallel for if (outputs * s.size >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (outputs * s.size >= kGrain) schedule(static)
   for (int64_t j = 0; j < outputs; ++j) {
     const float* row = px + (j / s.inner) * s.size * s.inner + j % s.inner;
     int64_t best = 0;

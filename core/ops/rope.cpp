@@ -18,7 +18,7 @@ namespace {
 void rotate(const float* x, float* y, int64_t rows, int64_t T, int64_t W, int64_t hs, const std::vector<float>& cos_t,
             const std::vector<float>& sin_t, float sign, bool add) {
   int64_t half = hs / 2;
-#pragma omp parallel for if (rows * T * W >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * T * W >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t th = 0; th < T * (W / hs); ++th) {
       int64_t t = th / (W / hs);

@@ -55,7 +55,7 @@ void permute_copy(const float* src, float* dst, const Shape& in, const std::vect
   }
   int64_t n = rank ? out[rank - 1] : 1, rows = numel(out) / std::max<int64_t>(n, 1);
   int64_t step = rank ? strides[rank - 1] : 1;
-#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * n >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rest = r, offset = 0;
     for (int d = rank - 2; d >= 0; --d) {

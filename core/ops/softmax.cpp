@@ -15,7 +15,7 @@ namespace {
 
 // x, y [rows, n]: y = softmax(x) = e^x / sum e^x, or with log_space log_softmax(x) = x - log sum e^x, per row.
 void softmax_forward(const float* x, float* y, int64_t rows, int64_t n, bool log_space) {
-#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * n >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
@@ -37,7 +37,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t n, bool log
 //   softmax:      dx += y (dy - sum(dy y))
 //   log_softmax:  dx += dy - e^y sum(dy)
 void softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t n, bool log_space) {
-#pragma omp parallel for if (rows * n >= kGrain) schedule(static)
+#pragma omp parallel for num_threads(team()) if (rows * n >= kGrain) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float *yr = y + r * n, *dyr = dy + r * n;
     float* dxr = dx + r * n;

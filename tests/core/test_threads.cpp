@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "core/ops.h"
 
@@ -61,6 +62,28 @@ TEST_CASE("threads: the same seed gives the same bits, and our kernels give the 
   CHECK(one == two);
   CHECK(std::isfinite(one[0]));
   CHECK(run_everything(12)[0] != one[0]);
+}
+
+TEST_CASE("threads: gemm's parts depend on the shape and the configured count, and any thread gives the same bits") {
+  CHECK(gemm_split(768, 128, 128, 2).parts == 2);  // 25 MFLOP: one part per thread
+  CHECK(gemm_split(768, 128, 128, 2).rows);
+  CHECK(gemm_split(128, 768, 128, 16).parts == 6);  // 25 MFLOP / 4 MFLOP, along the longer columns
+  CHECK_FALSE(gemm_split(128, 768, 128, 16).rows);
+  CHECK(gemm_split(64, 64, 64, 8).parts == 1);     // 0.5 MFLOP: not worth waking a thread
+  CHECK(gemm_split(3, 2, 1000000, 8).parts == 3);  // no part is empty
+  // The parts run side by side, or one after another inside a region: the same bits either way.
+  Rng rng(5);
+  for (auto [M, N, K] : {std::tuple{301, 77, 1000}, std::tuple{77, 301, 999}}) {
+    std::vector<float> A = Tensor::randn({M, K}, rng).to_vector(), B = Tensor::randn({N, K}, rng).to_vector();
+    std::vector<float> side(size_t(M) * N), serial(size_t(M) * N);
+    set_threads(2);
+    REQUIRE(gemm_split(M, N, K, 2).parts == 2);
+    gemm(false, true, M, N, K, A.data(), B.data(), 0.0f, side.data());
+#pragma omp parallel num_threads(2)
+    if (thread_index() == 0) gemm(false, true, M, N, K, A.data(), B.data(), 0.0f, serial.data());
+    set_threads(1);
+    CHECK(side == serial);
+  }
 }
 
 TEST_CASE("threads: matmul through OpenBLAS agrees across thread counts to 1e-6 relative") {

@@ -1,6 +1,5 @@
 #include "train/cli/bench.h"
 
-#include <cblas.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -22,14 +21,15 @@
 namespace qkv::cli {
 namespace {
 
-// sgemm at 2048^3, the best of 3: the machine's practical peak in GFLOP/s.
+// qkv's gemm (OpenBLAS's sgemm, split over the threads) at 2048^3, the best of 3: the machine's practical
+// peak in GFLOP/s.
 double measure_sgemm_peak() {
   const int n = 2048;
   std::vector<float> a(size_t{n} * n, 1.0f), b(size_t{n} * n, 1.0f), c(size_t{n} * n);
   double best = 1e30;
   for (int i = 0; i < 4; ++i) {
     double t0 = now_s();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    gemm(false, false, n, n, n, a.data(), b.data(), 0.0f, c.data());
     if (i > 0) best = std::min(best, now_s() - t0);  // the first call warms the pool and the caches
   }
   return 2.0 * n * n * n / best * 1e-9;
@@ -44,7 +44,7 @@ double measure_memcpy_gbs() {
   std::vector<float> src(n, 1.0f), dst(n, 0.0f);  // both written first, so no page is faulted in while timed
   const int64_t parts = threads();
   auto copy = [&] {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(team()) schedule(static)
     for (int64_t part = 0; part < parts; ++part) {
       int64_t begin = n * part / parts, end = n * (part + 1) / parts;
       std::memcpy(dst.data() + begin, src.data() + begin, static_cast<size_t>(end - begin) * sizeof(float));
@@ -66,8 +66,8 @@ Ids random_ids(Rng& rng, Shape shape, int64_t vocab) {
   return Ids(v, shape);
 }
 
-// Seconds per call of one recorded GEMM shape on raw cblas_sgemm, on scratch buffers: the best of 3 rounds
-// of about 10 ms. Calls recorded inside an OpenMP region ran `team` at a time, one per thread (OpenBLAS then
+// Seconds per call of one recorded GEMM shape through gemm() alone, on scratch buffers: the best of 3 rounds
+// of about 10 ms. Calls recorded inside an OpenMP region ran `team` at a time, one per thread (gemm() then
 // runs each on one thread), many to a region: they are replayed the same way, `team` threads each calling
 // in a loop inside one region, and each call costs the round's time / (calls per thread x team).
 double sgemm_seconds(const GemmShape& s) {
@@ -82,10 +82,7 @@ double sgemm_seconds(const GemmShape& s) {
   }
   auto calls = [&](Buffers& b, int64_t n) {
     for (int64_t i = 0; i < n; ++i)
-      cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(s.M), static_cast<int>(s.N), static_cast<int>(s.K), 1.0f, b.a.data(),
-                  static_cast<int>(s.transpose_a ? s.M : s.K), b.b.data(), static_cast<int>(s.transpose_b ? s.K : s.N),
-                  0.0f, b.c.data(), static_cast<int>(s.N));
+      gemm(s.transpose_a, s.transpose_b, s.M, s.N, s.K, b.a.data(), b.b.data(), 0.0f, b.c.data());
   };
   auto round = [&](int64_t n) {  // seconds for n calls on each of the team's threads
     double t0 = now_s();
@@ -104,7 +101,7 @@ double sgemm_seconds(const GemmShape& s) {
   return best / s.team;
 }
 
-// What one step's GEMMs cost at their own shapes on raw sgemm: their FLOPs, the seconds they take, and each
+// What one step's GEMMs cost at their own shapes through gemm() alone: their FLOPs, the seconds they take, and each
 // shape's calls and seconds per call (in the JSON, so that a reader sees which shapes fall short of the peak).
 struct OwnShapes {
   double flops = 0.0, seconds = 0.0;
@@ -263,7 +260,7 @@ StepTimes time_steps(BenchStep& step, const BenchOptions& o) {
   return t;
 }
 
-// One more step, untimed, records the GEMM shapes it issues; each is then timed alone on raw sgemm.
+// One more step, untimed, records the GEMM shapes it issues; each is then timed alone through gemm().
 OwnShapes own_shapes(BenchStep& step, int64_t s) {
   reset_gemm_log();
   set_gemm_logging(true);
