@@ -9,6 +9,8 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/gemm_log.h"
+#include "core/kernels/gemm_bf16.h"
+#include "core/precision.h"
 #include "core/profile.h"
 #include "core/threads.h"
 
@@ -21,8 +23,10 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
 
 namespace {
 
-void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+// One part of a product, on the calling thread, in the process's precision.
+void part_gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (precision() == Precision::bf16) return gemm_bf16(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
               static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B,
               static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
@@ -52,16 +56,16 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
   // NOTE [gemm split]: OpenBLAS runs on one thread; qkv cuts C into parts by the configured thread count and
   // the shape only, so the bits do not depend on which threads, or how many of them, compute the parts.
   GemmSplit split = gemm_split(M, N, K, threads());
-  if (split.parts == 1) return sgemm(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+  if (split.parts == 1) return part_gemm(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
   int64_t extent = split.rows ? M : N;
   auto part = [&](int64_t p) {
     int64_t begin = extent * p / split.parts, end = extent * (p + 1) / split.parts;
     if (split.rows) {  // rows [begin, end) of C and of op(A)
       const float* a = transpose_a ? A + begin : A + begin * lda;
-      sgemm(transpose_a, transpose_b, end - begin, N, K, a, lda, B, ldb, beta, C + begin * ldc, ldc);
+      part_gemm(transpose_a, transpose_b, end - begin, N, K, a, lda, B, ldb, beta, C + begin * ldc, ldc);
     } else {  // columns [begin, end) of C and of op(B)
       const float* b = transpose_b ? B + begin * ldb : B + begin;
-      sgemm(transpose_a, transpose_b, M, end - begin, K, A, lda, b, ldb, beta, C + begin, ldc);
+      part_gemm(transpose_a, transpose_b, M, end - begin, K, A, lda, b, ldb, beta, C + begin, ldc);
     }
   };
   if (in_parallel()) {

@@ -1,0 +1,19 @@
+// The bf16 GEMM: C = bf16(op(A)) bf16(op(B)) + beta C on fp32 buffers, products summed in fp32.
+#pragma once
+
+#include <cstdint>
+
+namespace qkv {
+
+// Same arguments as gemm() (core/ops/matmul.h): row-major, leading dimensions in floats. A and B stay fp32 in
+// memory: each value is rounded to bf16 (to nearest even) as the kernel packs it, so no bf16 copy is kept.
+// Dispatches on isa(): AVX512-BF16's vdpbf16ps where the CPU has it, else the plain path.
+void gemm_bf16(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// The plain path, on every CPU: rounds the inputs to bf16 into fp32 scratch and multiplies with OpenBLAS.
+// The reference the tests hold the fast paths to (equal up to the order of the fp32 sums).
+void gemm_bf16_plain(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                     const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+}  // namespace qkv
