@@ -11,6 +11,8 @@ namespace qkv {
 enum class Precision { fp32, bf16 };
 inline constexpr EnumName<Precision> kPrecisions[] = {{Precision::fp32, "fp32"}, {Precision::bf16, "bf16"}};
 
+inline const char* name(Precision p) { return enum_name(kPrecisions, p); }
+
 void set_precision(Precision p);
 Precision precision();
 

@@ -135,6 +135,7 @@ std::vector<Field> fields(Config& c) {
       number("train.comm_timeout", t.comm_timeout),
       text("train.init_from", t.init_from),
       boolean("train.skip_nonfinite", t.skip_nonfinite),
+      choice("train.precision", t.precision, kPrecisions),
   };
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/enum_names.h"
+#include "core/precision.h"
 #include "data/tokenizer.h"
 #include "nn/config.h"
 #include "train/optim.h"
@@ -44,6 +45,7 @@ struct TrainConfig {
   double comm_timeout = 600;  // seconds a rank waits for the others before it ends the job
   std::string init_from;
   bool skip_nonfinite = false;
+  Precision precision = Precision::fp32;  // of the matrix products (core/precision.h)
 };
 
 struct Config {

@@ -40,7 +40,7 @@ Config resumed_config(const Config& stored, const std::vector<std::string>& over
     std::string key = o.substr(0, o.find('='));
     QKV_CHECK(resumable_override(key), "--set ", key,
               " cannot change on --resume: it would change the run's "
-              "arithmetic (allowed: train.max_steps, the intervals, train.out_dir, train.threads)");
+              "arithmetic (allowed: train.max_steps, the intervals, train.out_dir, train.threads, train.precision)");
     apply_override(j, o);
   }
   return parse_config(j);
@@ -121,6 +121,12 @@ Config run_config(const Config& given, const TrainOptions& options, Comm& comm,
   if (threads == 0 && comm.local_size() > 1)
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
   set_threads(threads);
+  set_precision(config.train.precision);
+  if (resumed && config.train.precision != resumed->config.train.precision)
+    std::printf(
+        "note: the run was trained in %s and continues in %s: it goes on from the same weights, but not "
+        "bit for bit as it would have in %s\n",
+        name(resumed->config.train.precision), name(config.train.precision), name(resumed->config.train.precision));
   if (config.optim.decay_steps == 0) config.optim.decay_steps = config.train.max_steps;
   return config;
 }
@@ -161,7 +167,7 @@ void set_up_optimizer(Run& run, Comm& comm, const std::optional<LoadedCheckpoint
 
 bool resumable_override(const std::string& key) {
   return key == "train.max_steps" || key == "train.eval_interval" || key == "train.log_interval" ||
-         key == "train.ckpt_interval" || key == "train.out_dir" || key == "train.threads";
+         key == "train.ckpt_interval" || key == "train.out_dir" || key == "train.threads" || key == "train.precision";
 }
 
 Run set_up_run(const Config& given, const TrainOptions& options, Comm& comm) {

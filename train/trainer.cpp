@@ -145,6 +145,7 @@ int run_steps(Run& run, RunOutput& output, const TrainOptions& options) {
 
 int train(const Config& config, const TrainOptions& options) {
   SignalScope signals;
+  PrecisionScope precision(Precision::fp32);  // the run sets its own; the caller's comes back afterwards
   Comm alone;
   Run run = set_up_run(config, options, options.comm ? *options.comm : alone);
   std::filesystem::create_directories(run.config.train.out_dir);

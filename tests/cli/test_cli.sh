@@ -96,6 +96,18 @@ for sig in INT TERM; do
   "$qkv" info sig$sig/ckpt.qkv --json | grep -q '"step":[1-9]' || fail "no checkpoint after SIG$sig"
 done
 
+# bf16: a run records its precision, sample and eval follow it or --precision, and a resume in the other
+# precision says it is not bit for bit.
+"$qkv" train gpt.json --set train.precision=bf16 --set train.max_steps=20 --set train.out_dir=bf16 >bf16.log
+grep -q '"precision": "bf16"' <("$qkv" info bf16/ckpt.qkv) || fail "info does not show bf16"
+[ "$("$qkv" sample bf16/ckpt.qkv --prompt "the" --tokens 20 --seed 1)" == \
+  "$("$qkv" sample bf16/ckpt.qkv --prompt "the" --tokens 20 --seed 1 --precision bf16)" ] || fail "sample: bf16 by default"
+bf=$("$qkv" eval bf16/ckpt.qkv --data story.txt --json)
+fp=$("$qkv" eval bf16/ckpt.qkv --data story.txt --json --precision fp32)
+[ "$bf" != "$fp" ] || fail "eval --precision fp32 gave the bf16 loss: $bf"
+"$qkv" train --resume bf16/ckpt.qkv --set train.max_steps=25 --set train.precision=fp32 >bf16_resume.log
+grep -q "trained in bf16 and continues in fp32" bf16_resume.log || fail "no note on a resume in fp32: $(cat bf16_resume.log)"
+
 # Bad input: exit 2 with one line naming the problem.
 expect_exit 2 "unknown key" "$qkv" train gpt.json --set model.n_layers=2
 grep -q "did you mean model.n_layer" err.txt || fail "unknown key message: $(cat err.txt)"
@@ -110,6 +122,9 @@ expect_exit 2 "wrong kind" bash -c "echo abc | '$qkv' translate gpt/ckpt.qkv"
 grep -q "holds a gpt model, expected seq2seq" err.txt || fail "wrong kind message: $(cat err.txt)"
 expect_exit 2 "unknown character" "$qkv" sample gpt/ckpt.qkv --prompt "Z"
 grep -q "'Z'" err.txt || fail "unknown character message: $(cat err.txt)"
+expect_exit 2 "unknown precision" "$qkv" sample gpt/ckpt.qkv --precision fp16
+expect_exit 2 "unknown train.precision" "$qkv" train gpt.json --set train.precision=half
+grep -q "train.precision" err.txt || fail "train.precision message: $(cat err.txt)"
 expect_exit 2 "bench without a config" "$qkv" bench --steps 1
 grep -q "give a config (or --machine)" err.txt || fail "bench usage message: $(cat err.txt)"
 expect_exit 2 "bench --generate on an encoder" "$qkv" bench mlm.json --set model.vocab_size=40 --generate 2

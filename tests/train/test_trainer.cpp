@@ -90,6 +90,23 @@ TEST_CASE("trainer: a run stopped with --stop-at and resumed gives bitwise the l
     for (int64_t s = 11; s <= 20; ++s) CHECK(a[s] == b[s]);
     CHECK(a[20] < a[1]);
   }
+  SUBCASE("gpt in bf16: resumes bit for bit, records its precision, and differs from fp32 by rounding only") {
+    Config c = tiny_gpt(data, dir + "/bf16_a");
+    c.train.precision = Precision::bf16;
+    CHECK(train(c, {}) == 0);
+    CHECK(precision() == Precision::fp32);  // the caller's precision is back
+    c.train.out_dir = dir + "/bf16_b";
+    CHECK(train(c, TrainOptions{"", {}, 10}) == 0);
+    CHECK(load_model(dir + "/bf16_b/ckpt.qkv").config.train.precision == Precision::bf16);
+    CHECK(train(Config{}, TrainOptions{dir + "/bf16_b/ckpt.qkv", {"train.log_interval=1"}, 0}) == 0);
+    CHECK(train(tiny_gpt(data, dir + "/fp32"), {}) == 0);
+    auto a = train_losses(dir + "/bf16_a"), b = train_losses(dir + "/bf16_b"), f = train_losses(dir + "/fp32");
+    REQUIRE(a.size() == 20);
+    REQUIRE(b.size() == 20);
+    for (int64_t s = 11; s <= 20; ++s) CHECK(a[s] == b[s]);
+    CHECK(a[1] != f[1]);  // the products really ran in bf16
+    for (int64_t s = 1; s <= 20; ++s) CHECK(a[s] == doctest::Approx(f[s]).epsilon(2e-2));
+  }
   SUBCASE("seq2seq") {
     std::string pairs = write_text(dir, "copy.tsv", copy_pairs(200));
     auto make = [&](const std::string& out) {

@@ -13,6 +13,7 @@
 #include "core/ops.h"
 #include "nn/generate.h"
 #include "train/cli/commands.h"
+#include "train/cli/precision_option.h"
 #include "train/metrics.h"
 #include "train/model_io.h"
 #include "train/optim.h"
@@ -164,14 +165,21 @@ double peak_rss_mb() {
 
 void cmd_bench_machine(const BenchOptions& o) {
   set_threads(static_cast<int>(o.threads));
+  use_precision(o.precision, Precision::fp32);
   double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak(), memcpy_gbs = measure_memcpy_gbs();
-  nlohmann::json j = {{"cpu", cpu_model()},        {"blas_core", blas_core()}, {"threads", threads()},
-                      {"sgemm_peak_gflops", peak}, {"memcpy_gbs", memcpy_gbs}, {"memcpy_bytes", kMemcpyBytes}};
+  nlohmann::json j = {{"cpu", cpu_model()},
+                      {"blas_core", blas_core()},
+                      {"threads", threads()},
+                      {"sgemm_peak_gflops", peak},
+                      {"memcpy_gbs", memcpy_gbs},
+                      {"memcpy_bytes", kMemcpyBytes},
+                      {"precision", name(precision())}};
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("CPU %s, %d threads, OpenBLAS core %s\n", cpu_model().c_str(), threads(), blas_core().c_str());
+  std::printf("CPU %s, %d threads, OpenBLAS core %s, %s products\n", cpu_model().c_str(), threads(),
+              blas_core().c_str(), name(precision()));
   std::printf("sgemm 2048^3: %.1f GFLOP/s   memcpy of 256 MiB: %.1f GB/s (bytes read + bytes written)\n", peak,
               memcpy_gbs);
 }
@@ -289,10 +297,12 @@ void print_bench(const std::string& config_path, const Config& config, const nlo
   const ModelConfig& m = config.model;
   const double median = j["ms_per_step"].get<double>() / 1e3, gflops = j["gflops"].get<double>();
   const double peak = j["sgemm_peak_gflops"].get<double>(), own_peak = j["gemm_peak_gflops"].get<double>();
-  std::printf("%s: %s, %lld parameters, batch %lld x %lld tokens, %d threads, %lld steps after %lld warm-up\n",
-              config_path.c_str(), name(m.kind), static_cast<long long>(j["params"].get<int64_t>()),
-              static_cast<long long>(config.train.batch_size), static_cast<long long>(m.block_size), threads(),
-              static_cast<long long>(o.steps), static_cast<long long>(o.warmup));
+  std::printf(
+      "%s: %s, %lld parameters, batch %lld x %lld tokens, %d threads, %s, %lld steps after %lld "
+      "warm-up\n",
+      config_path.c_str(), name(m.kind), static_cast<long long>(j["params"].get<int64_t>()),
+      static_cast<long long>(config.train.batch_size), static_cast<long long>(m.block_size), threads(),
+      name(precision()), static_cast<long long>(o.steps), static_cast<long long>(o.warmup));
   std::printf("%.2f ms/step (median; fastest %.2f)  %.0f tokens/s  peak RSS %.0f MB\n", median * 1e3, t.sorted[0] * 1e3,
               j["tokens_per_s"].get<double>(), t.rss_mb);
   std::printf("%.3g FLOPs/token (%s, N the parameters without position tables)  %.1f GFLOP/s\n",
@@ -322,6 +332,8 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   QKV_CHECK(o.generate == 0 || m.kind == ModelKind::Gpt, "bench: --generate needs a gpt model; ", config_path,
             " has model.kind ", name(m.kind));
   set_threads(static_cast<int>(o.threads > 0 ? o.threads : config.train.threads));
+  use_precision(o.precision, config.train.precision);
+  config.train.precision = precision();
 
   BenchStep step(config);
   const StepTimes t = time_steps(step, o);
@@ -346,6 +358,7 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
                       {"gemm_calls_per_step", own.calls},
                       {"blas_core", blas_core()},
                       {"threads", threads()},
+                      {"precision", name(precision())},
                       {"steps", o.steps},
                       {"params", step.model().module().num_params()},
                       {"config", to_json(config)}};
@@ -381,6 +394,7 @@ void add_bench(CLI::App& app, Context& ctx) {
                 "print the machine's limits (sgemm peak, memcpy bandwidth, BLAS core, CPU) and exit");
   cmd->add_option("--generate", o.generate, "also time greedy GPT sampling of N tokens")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  add_precision_option(cmd, o.precision);
   ctx.on(cmd, [a] {
     QKV_CHECK(a->options.machine || !a->config.empty(), "bench: give a config (or --machine)");
     if (a->options.machine)

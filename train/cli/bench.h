@@ -12,9 +12,10 @@ struct BenchOptions {
   int64_t steps = 20, warmup = 3, threads = 0;
   double peak_gflops = 0.0;  // the machine's sgemm peak for MFU; 0 measures sgemm at 2048^3 first
   bool json = false;
-  bool profile = false;  // also print the time per op, forward and backward
-  bool machine = false;  // only the machine: sgemm peak, memcpy bandwidth, BLAS core, threads, CPU
-  int64_t generate = 0;  // also time greedy GPT sampling of this many tokens, with and without the KV cache
+  bool profile = false;   // also print the time per op, forward and backward
+  bool machine = false;   // only the machine: sgemm peak, memcpy bandwidth, BLAS core, threads, CPU
+  int64_t generate = 0;   // also time greedy GPT sampling of this many tokens, with and without the KV cache
+  std::string precision;  // empty: the config's train.precision (--machine: fp32)
 };
 
 // Needs model.vocab_size > 0 (there is no tokenizer). Prints ms/step (median), tokens/s, peak RSS, FLOPs per

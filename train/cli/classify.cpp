@@ -7,13 +7,15 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "train/cli/commands.h"
+#include "train/cli/precision_option.h"
 #include "train/model_io.h"
 
 namespace qkv::cli {
 namespace {
 
-void cmd_classify(const std::string& ckpt, std::istream& in) {
+void cmd_classify(const std::string& ckpt, const std::string& precision, std::istream& in) {
   LoadedCheckpoint c = load_model(ckpt, ModelKind::Encoder, "classify");
+  use_precision(precision, c.config.train.precision);
   QKV_CHECK(c.config.model.n_classes > 0 && !c.labels.empty(), "classify: ", ckpt, " has no classification head");
   NoGrad no_grad;
   int32_t cls = c.tokenizer->special("CLS");
@@ -33,9 +35,11 @@ void cmd_classify(const std::string& ckpt, std::istream& in) {
 void add_classify(CLI::App& app, Context& ctx) {
   auto ckpt = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("classify", "label stdin line by line with an encoder classifier");
+  auto precision = std::make_shared<std::string>();
   cmd->add_option("ckpt", *ckpt, "checkpoint")->required();
-  ctx.on(cmd, [ckpt] {
-    cmd_classify(*ckpt, std::cin);
+  add_precision_option(cmd, *precision);
+  ctx.on(cmd, [ckpt, precision] {
+    cmd_classify(*ckpt, *precision, std::cin);
     return 0;
   });
 }

@@ -4,6 +4,7 @@
 
 #include "train/cli/commands.h"
 #include "train/cli/output.h"
+#include "train/cli/precision_option.h"
 #include "train/model_io.h"
 #include "train/task.h"
 
@@ -40,7 +41,7 @@ void print_score(Task task, const FileScore& s, bool json) {
 
 void add_eval(CLI::App& app, Context& ctx) {
   struct Args {
-    std::string ckpt, data;
+    std::string ckpt, data, precision;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
@@ -48,8 +49,10 @@ void add_eval(CLI::App& app, Context& ctx) {
   cmd->add_option("ckpt", a->ckpt, "checkpoint")->required();
   cmd->add_option("--data", a->data, "text (LM) or TSV file")->required();
   cmd->add_flag("--json", a->json, "print one JSON object");
+  add_precision_option(cmd, a->precision);
   ctx.on(cmd, [a] {
     LoadedCheckpoint c = load_model(a->ckpt);  // the task is built from the checkpoint alone: no training data
+    use_precision(a->precision, c.config.train.precision);
     print_score(c.config.data.task, make_eval_task(c)->evaluate_file(a->data), a->json);
     return 0;
   });

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "nn/generate.h"
 #include "train/cli/commands.h"
+#include "train/cli/precision_option.h"
 #include "train/model_io.h"
 
 namespace qkv::cli {
@@ -15,10 +16,12 @@ struct SampleArgs {
   int64_t tokens = 200, top_k = 0;
   float temperature = 1.0f, top_p = 1.0f;
   uint64_t seed = 1337;
+  std::string precision;
 };
 
 void cmd_sample(const SampleArgs& a) {
   LoadedCheckpoint c = load_model(a.ckpt, ModelKind::Gpt, "sample");
+  use_precision(a.precision, c.config.train.precision);
   std::vector<int32_t> prompt = c.tokenizer->encode(a.prompt.empty() ? "\n" : a.prompt);
   QKV_CHECK(!prompt.empty(), "sample: the prompt encodes to no tokens");
   SampleOptions o;
@@ -42,6 +45,7 @@ void add_sample(CLI::App& app, Context& ctx) {
   cmd->add_option("--top-k", a->top_k, "keep the k most likely tokens (0: off)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", a->top_p, "nucleus sampling mass (1: off)")->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--seed", a->seed, "random seed");
+  add_precision_option(cmd, a->precision);
   ctx.on(cmd, [a] {
     cmd_sample(*a);
     return 0;

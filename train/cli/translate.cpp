@@ -5,13 +5,15 @@
 
 #include "nn/generate.h"
 #include "train/cli/commands.h"
+#include "train/cli/precision_option.h"
 #include "train/model_io.h"
 
 namespace qkv::cli {
 namespace {
 
-void cmd_translate(const std::string& ckpt, int64_t beam, std::istream& in) {
+void cmd_translate(const std::string& ckpt, int64_t beam, const std::string& precision, std::istream& in) {
   LoadedCheckpoint c = load_model(ckpt, ModelKind::Seq2Seq, "translate");
+  use_precision(precision, c.config.train.precision);
   DecodeOptions o;
   o.beam = beam;
   o.bos_id = c.tokenizer->special("BOS");
@@ -29,11 +31,13 @@ void cmd_translate(const std::string& ckpt, int64_t beam, std::istream& in) {
 void add_translate(CLI::App& app, Context& ctx) {
   auto ckpt = std::make_shared<std::string>();
   auto beam = std::make_shared<int64_t>(1);
+  auto precision = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("translate", "translate stdin line by line with a seq2seq checkpoint");
   cmd->add_option("ckpt", *ckpt, "checkpoint")->required();
   cmd->add_option("--beam", *beam, "beam width (1: greedy)")->check(CLI::Range(int64_t{1}, int64_t{64}));
-  ctx.on(cmd, [ckpt, beam] {
-    cmd_translate(*ckpt, *beam, std::cin);
+  add_precision_option(cmd, *precision);
+  ctx.on(cmd, [ckpt, beam, precision] {
+    cmd_translate(*ckpt, *beam, *precision, std::cin);
     return 0;
   });
 }
