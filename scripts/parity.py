@@ -33,6 +33,9 @@ from reference import models, safetensors_io, train_ref  # noqa: E402
 
 STEPS = 10
 TOL_LOGITS, TOL_LOSS, TOL_GRAD, TOL_LOSSES = 1e-4, 1e-5, 1e-4, 1e-4
+# bf16 against PyTorch's CPU autocast: max |logit difference| / max |logit|, and |loss difference|.
+TOL_BF16_LOGITS, TOL_BF16_LOSS = 2e-2, 1e-2
+BF16_CASES = ("gpt-learned-bias", "encoder-mlm", "encoder-classify-mean", "seq2seq-smooth")
 
 TINY = {"n_layer": 2, "n_head": 2, "d_model": 32, "block_size": 16, "dropout": 0.0}
 ADAMW = {"name": "adamw", "lr": 1e-2, "min_lr": 1e-3, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "weight_decay": 0.1,
@@ -210,6 +213,31 @@ def generation_checks(qkv, d, config_path, name, gen, report):
                      f"{bad} of {len(want)} differ" + ("" if bad == 0 else f": ref {want}"))
 
 
+def bf16_checks(qkv, d, name, imported, report):
+    """`qkv step --precision bf16` against the reference under torch.autocast("cpu", dtype=torch.bfloat16),
+    from the same random weights: the first batch's logits and loss."""
+    out = os.path.join(d, "s_bf16.safetensors")
+    run([qkv, "step", imported, "--out", out, "--steps", "1", "--precision", "bf16"])
+    s, meta = safetensors_io.read(out)
+    resolved = json.loads(meta["qkv.config"])
+    model, _, _, _ = load_reference(os.path.join(d, "random2.safetensors"))  # the random weights, via qkv
+    model.train()
+    captured = []
+    loss_of = loss_function(resolved["data"]["task"], captured)
+    accum = max(1, sum(1 for k in s if k.startswith("micro") and k.endswith(".logits")))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = [float(loss_of(model, b)) for b in step_batches(s, 1, accum)]
+    mine = [s["logits"]] if accum == 1 else [s[f"micro{m}.logits"] for m in range(accum)]
+    theirs = [c.float().numpy() for c in captured]
+    scale = max(float(np.abs(t).max()) for t in theirs)
+    diff = max(max_diff(a, b) for a, b in zip(mine, theirs)) / scale
+    report.check(f"{name}: bf16 first-batch logits against autocast", diff <= TOL_BF16_LOGITS,
+                 f"max |diff| / max |logit| {diff:.3g} (tol {TOL_BF16_LOGITS:g})")
+    diff = abs(float(s["loss"][0]) - sum(losses) / len(losses))
+    report.check(f"{name}: bf16 first-batch loss {losses[0]:.5f}", diff <= TOL_BF16_LOSS,
+                 f"|diff| {diff:.3g} (tol {TOL_BF16_LOSS:g})")
+
+
 def run_case(qkv, work, files, case, report):
     name, model_cfg, data_cfg, optim_cfg, train_extra, gen = case
     d = os.path.join(work, name)
@@ -247,6 +275,8 @@ def run_case(qkv, work, files, case, report):
     report.check(f"{name}: random weights -> safetensors writer -> qkv import -> export", diff == 0.0,
                  f"max |diff| {diff:.3g}")
     run([qkv, "step", imported, "--out", steps, "--steps", str(STEPS)])
+    if name in BF16_CASES:
+        bf16_checks(qkv, d, name, imported, report)
 
     # The first batch: logits, loss, gradients; then the 10 updates.
     model.train()

@@ -6,6 +6,7 @@
 
 #include "core/archive.h"
 #include "train/cli/commands.h"
+#include "train/cli/precision_option.h"
 #include "train/data_parallel.h"
 #include "train/formats/safetensors.h"
 #include "train/model_io.h"
@@ -20,8 +21,11 @@ namespace {
 // step's batch (I32), logits, every parameter's gradient (grad.<name>, before clipping) and each step's loss;
 // the batches of later steps go under "step<s>." (and "micro<m>." with gradient accumulation). Under mpirun
 // each rank takes batch_size rows of the global batch, and rank 0 writes its rows and the summed gradients.
-void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, Comm& comm) {
+void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, const std::string& precision,
+              Comm& comm) {
   LoadedCheckpoint c = load_model(ckpt);
+  use_precision(precision, c.config.train.precision);
+  c.config.train.precision = qkv::precision();
   std::unique_ptr<TrainTask> task = make_task(c.config, c.tokenizer, c.labels);
   Module& model = task->model().module();
   load_parameters(model, c.raw.params);
@@ -68,7 +72,7 @@ void cmd_step(const std::string& ckpt, const std::string& out, int64_t steps, Co
 
 void add_step(CLI::App& app, Context& ctx) {
   struct Args {
-    std::string ckpt, out;
+    std::string ckpt, out, precision;
     int64_t steps = 1;
   };
   auto a = std::make_shared<Args>();
@@ -77,8 +81,9 @@ void add_step(CLI::App& app, Context& ctx) {
   cmd->add_option("--out", a->out, "safetensors file to write")->required();
   cmd->add_option("--steps", a->steps, "optimizer updates (the gradients are the first one's)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  add_precision_option(cmd, a->precision);
   ctx.on(cmd, [a, &ctx] {
-    cmd_step(a->ckpt, a->out, a->steps, ctx.comm);
+    cmd_step(a->ckpt, a->out, a->steps, a->precision, ctx.comm);
     return 0;
   });
 }
