@@ -3,6 +3,7 @@
 
     /usr/bin/python3 scripts/repro/gpt_baby.py [--data data/tinyshakespeare.txt] [--seeds 1337,1338,1339]
                                                [--qkv build/qkv] [--no-reference] [--no-qkv] [--threads N]
+                                               [--precision fp32|bf16]
 
 For each seed, qkv trains configs/gpt-baby.json (--set train.seed=S) and the PyTorch reference
 (scripts/reference: the same GPT, nanoGPT's initialisation, torch.optim.AdamW with two parameter groups, warmup
@@ -10,6 +11,10 @@ For each seed, qkv trains configs/gpt-baby.json (--set train.seed=S) and the PyT
 2,000 steps) trains the same recipe. Both report nanoGPT's estimate (mean loss of 20 random batches of the val
 split, every 250 steps) and the loss over the whole val split: non-overlapping windows of 64 over the last 10%
 of the characters (nanoGPT's data[int(n*0.9):]), the mean of the window losses, as `qkv eval` computes it.
+
+--precision bf16 trains qkv with train.precision=bf16 and the reference under torch.autocast("cpu",
+dtype=torch.bfloat16) (forward and loss, evaluations included), as a PyTorch user writes mixed precision; run
+the script with another interpreter (a virtual environment's python) to time another PyTorch.
 
 Passes when qkv's mean whole-split val loss is <= 1.90 and within 0.02 of the reference's mean over the same
 seeds (without PyTorch only the first check runs).
@@ -47,7 +52,7 @@ def nanogpt_init(model, n_layer, torch):
                 p.normal_(0.0, std)
 
 
-def train_reference(config, text, seed, steps, torch):
+def train_reference(config, text, seed, steps, torch, bf16=False):
     from reference import models, train_ref
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
@@ -67,13 +72,17 @@ def train_reference(config, text, seed, steps, torch):
         ix = torch.randint(len(split) - T, (B,), generator=gen)
         return torch.stack([split[i:i + T] for i in ix]), torch.stack([split[i + 1:i + 1 + T] for i in ix])
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
     def loss_of(model_, b):
-        return model_(b[0], b[1])[1]
+        with autocast():
+            return model_(b[0], b[1])[1]
 
     def estimate(step):
         model.eval()
         out = {}
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             for name, split in (("train", train), ("val", val)):
                 ge = torch.Generator().manual_seed(seed * 1000003 + step * 2 + (name == "val"))
                 out[name] = sum(float(model(*batch(split, ge))[1]) for _ in range(t["eval_steps"])) / t["eval_steps"]
@@ -90,14 +99,15 @@ def train_reference(config, text, seed, steps, torch):
                   flush=True)
     seconds = time.time() - start
     model.eval()
-    with torch.no_grad():  # the whole val split: non-overlapping windows of T, mean of window losses
+    with torch.no_grad(), autocast():  # the whole val split: non-overlapping windows of T, mean of window losses
         W = (len(val) - 1) // T
         x = val[: W * T].view(W, T)
         y = val[1: W * T + 1].view(W, T)
         total = 0.0
         for i in range(0, W, 256):
             logits, _ = model(x[i:i + 256])
-            per = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y[i:i + 256], reduction="none").mean(1)
+            per = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), y[i:i + 256],
+                                                    reduction="none").mean(1)
             total += float(per.double().sum())
     return {"evals": evals, "whole": total / W, "seconds": seconds, "tokens": W * T, "model": model}
 
@@ -126,6 +136,8 @@ def main():
     ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch reference")
     ap.add_argument("--no-qkv", action="store_true", help="skip qkv (reference only)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads (qkv uses all cores)")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="qkv's train.precision, and autocast bf16 for the reference")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     data = os.path.abspath(args.data)
@@ -134,8 +146,9 @@ def main():
     os.chdir(ROOT)
     qkv = common.check_qkv(args.qkv)
     config_file = os.path.join(args.out, "resolved-config.json")
-    config, _ = common.resolved_config(qkv, args.config, ["data.train=" + data, f"train.max_steps={args.steps}"],
-                                       args.out, save_as=config_file)
+    precision = [f"train.precision={args.precision}"]
+    config, _ = common.resolved_config(qkv, args.config, ["data.train=" + data, f"train.max_steps={args.steps}"] +
+                                       precision, args.out, save_as=config_file)
     with open(data, encoding="utf-8") as f:
         text = f.read()
     torch = None if args.no_reference else common.torch_or_none()
@@ -155,7 +168,8 @@ def main():
         if not args.no_qkv:
             out_dir = os.path.join(args.out, f"seed{seed}")
             seconds = common.train(qkv, args.config, [f"train.seed={seed}", "data.train=" + data,
-                                                      f"train.max_steps={args.steps}"], out_dir, f"qkv seed {seed}")
+                                                      f"train.max_steps={args.steps}"] + precision, out_dir,
+                                   f"qkv seed {seed}")
             _, ev = common.metrics(out_dir)
             whole = common.qkv_eval(qkv, os.path.join(out_dir, "ckpt.qkv"), val_file)
             qkv_runs[seed] = {"evals": {j["step"]: {"train": j["eval_train_loss"], "val": j["val_loss"]} for j in ev},
@@ -163,7 +177,7 @@ def main():
             print(f"  qkv seed {seed}: whole-split val loss {whole['loss']:.4f} over {whole['tokens']} tokens")
         if torch is not None:
             print(f"  PyTorch reference seed {seed} ({torch.get_num_threads()} threads):", flush=True)
-            r = train_reference(config, text, seed, args.steps, torch)
+            r = train_reference(config, text, seed, args.steps, torch, bf16=args.precision == "bf16")
             ref_runs[seed] = r
             r["qkv_eval"] = cross_check(qkv, r.pop("model"), config_file, val_file, os.path.join(args.out, f"ref{seed}"))
             print(f"  PyTorch reference seed {seed}: whole-split val loss {r['whole']:.4f} over {r['tokens']} tokens "
