@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The PyTorch side of scripts/bench.sh: training steps of the reference model (scripts/reference), timed
-exactly as `qkv bench` times qkv's, and greedy GPT generation with and without a KV cache.
+exactly as `qkv bench` times qkv's, greedy GPT generation with and without a KV cache, and torch.matmul's
+rates at 2048^3 and on a step's own GEMM shapes.
 
     /usr/bin/python3 scripts/bench_ref.py CONFIG [--steps 20] [--warmup 3] [--threads T] [--generate N]
-    /usr/bin/python3 scripts/bench_ref.py --info
+        [--pytorch2 [--bf16]]
+    /usr/bin/python3 scripts/bench_ref.py --info [--matmul] [--threads T]
+    ~/.cache/qkv/torch2/bin/python scripts/bench_ref.py BENCH_JSON --gemm-shapes [--threads T]
 
 CONFIG is a resolved qkv config (JSON), or the output of `qkv bench CONFIG --json`, whose "config" is used.
 Prints one JSON object.
@@ -20,6 +23,17 @@ Prints one JSON object.
   and with the KV cache below. Both crop the context to block_size as qkv does (the cache is used while the
   sequence fits in a block). The cached decode is checked against the uncached one first.
 - --steps 0 skips the step timing (for a generation-only run).
+- --pytorch2: the model as a PyTorch 2 user writes it (needs torch >= 2.0): attention through
+  F.scaled_dot_product_attention (models.ModelConfig(sdpa=True); GPT's is is_causal=True with dropout_p), and
+  the optimizer with fused=True when this torch has the fused kernel on CPU, else foreach=True. Without it the
+  reference runs as the parity scripts run it (PyTorch 1.13: composite attention, the default optimizer).
+- --bf16 (with --pytorch2): forward and loss under torch.autocast("cpu", dtype=torch.bfloat16); backward,
+  clipping and the optimizer outside it, the parameters and gradients in float32.
+- --info --matmul: also torch.matmul's GFLOP/s at 2048^3 in float32 and bfloat16 (the best of 3 after one).
+- --gemm-shapes: BENCH_JSON is `qkv bench CONFIG --json`; each of its "gemm_shapes" (transpose_a/b, M, N, K,
+  team, calls) is timed through torch.matmul in float32 and bfloat16 (the best of 3 rounds of about 10 ms,
+  the transposed operand a transposed view; a shape that qkv ran `team` at a time, one per thread, is timed as
+  one batched matmul of `team`), and the step-weighted rate is sum(calls x 2MNK) / sum(calls x seconds).
 """
 import argparse
 import json
@@ -45,8 +59,8 @@ def load_config(path):
     return j["config"] if "config" in j and "model" not in j else j
 
 
-def build_model(config):
-    m = dict(config["model"])
+def build_model(config, sdpa=False):
+    m = dict(config["model"], sdpa=sdpa)
     if m["kind"] == "encoder" and config["data"]["task"] == "classify" and m.get("n_classes", 0) == 0:
         m["n_classes"] = 2  # as qkv bench
     c = models.ModelConfig(**m, task=config["data"]["task"], label_smoothing=config["optim"]["label_smoothing"])
@@ -71,10 +85,26 @@ def loss_function(model, config, gen):
     return lambda: model.mlm(x, None, mlm_targets)[1]
 
 
-def time_steps(model, config, steps, warmup, gen):
+def make_optimizer(model, optim, pytorch2):
+    """(optimizer, implementation): fused=True when this torch has the fused kernel for CPU tensors (its
+    constructor refuses otherwise), else foreach=True; the default implementation without pytorch2."""
+    if not pytorch2:
+        return train_ref.make_optimizer(model, optim), "default"
+    try:
+        return train_ref.make_optimizer(model, optim, fused=True), "fused"
+    except (RuntimeError, TypeError, ValueError):
+        return train_ref.make_optimizer(model, optim, foreach=True), "foreach"
+
+
+def time_steps(model, config, steps, warmup, gen, optimizer, bf16):
     model.train()
     loss_of = loss_function(model, config, gen)
-    optimizer = train_ref.make_optimizer(model, config["optim"])
+    if bf16:
+        fp32_loss_of = loss_of
+
+        def loss_of():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return fp32_loss_of()
     for g in optimizer.param_groups:
         g["lr"] = BENCH_LR
     params = list(model.parameters())
@@ -115,7 +145,8 @@ class CachedGPT:
             k = torch.cat([self.cache[layer][0], k], dim=2)
             v = torch.cat([self.cache[layer][1], v], dim=2)
         self.cache[layer] = (k, v)
-        y = models.attend(q, k, v, causal=True)  # causal with Tk > Tq: query i sees keys up to offset + i
+        attend = models.attend_sdpa if attn.sdpa else models.attend
+        y = attend(q, k, v, causal=True)  # causal with Tk > Tq: query i sees keys up to offset + i
         B, T, C = h.shape
         return attn.resid_dropout(attn.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
@@ -197,13 +228,67 @@ def blas_info():
     with open("/proc/self/maps") as f:
         for line in f:
             path = line.split()[-1]
-            if re.search(r"(blas|mkl_rt|libmkl)", os.path.basename(path)):
+            name = os.path.basename(path)
+            if re.search(r"(blas|mkl_rt|libmkl)", name) and not name.startswith("libcublas"):  # GPU BLAS: unused
                 libs.add(os.path.realpath(path))
     return {"blas_info": m.group(1) if m else "unknown", "blas_libraries": sorted(libs)}
 
 
 def info(threads):
-    return {"torch": torch.__version__, "python": sys.executable, "threads": threads, **blas_info()}
+    j = {"torch": torch.__version__, "python": sys.executable, "threads": threads, **blas_info(),
+         "mkldnn": torch.backends.mkldnn.is_available()}
+    if hasattr(torch.backends, "cpu") and hasattr(torch.backends.cpu, "get_cpu_capability"):
+        j["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    return j
+
+
+# ---------------------------------------------------------------------------------------------- matmul
+
+
+def operands(M, N, K, transpose_a, transpose_b, batch, dtype):
+    """A [batch, M, K] and B [batch, K, N] (no batch dimension when batch is 1); a transposed operand is the
+    transposed view of a tensor stored the other way round, as the GEMM reads it."""
+    lead = (batch,) if batch > 1 else ()
+    a = torch.randn(*lead, K, M).transpose(-2, -1) if transpose_a else torch.randn(*lead, M, K)
+    b = torch.randn(*lead, N, K).transpose(-2, -1) if transpose_b else torch.randn(*lead, K, N)
+    return a.to(dtype), b.to(dtype)
+
+
+def matmul_seconds(a, b):
+    """Seconds per torch.matmul(a, b): the best of 3 rounds of about 10 ms (at least one call) after one."""
+    def round_of(n):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            torch.matmul(a, b)
+        return time.perf_counter() - t0
+
+    n = min(max(int(0.01 / max(round_of(1), 1e-9)), 1), 100000)
+    return min(round_of(n) / n for _ in range(3))
+
+
+def matmul_peak(dtype, n=2048):
+    a, b = operands(n, n, n, False, False, 1, dtype)
+    return 2.0 * n ** 3 / matmul_seconds(a, b) * 1e-9
+
+
+def gemm_shapes(bench):
+    """torch.matmul on the step's GEMM shapes in float32 and bfloat16: the step-weighted GFLOP/s of each."""
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "shapes": []}
+    totals = {"fp32": [0.0, 0.0], "bf16": [0.0, 0.0]}  # flops, seconds per step
+    for s in bench["gemm_shapes"]:
+        M, N, K, team, calls = s["M"], s["N"], s["K"], s["team"], s["calls"]
+        row = {k: s[k] for k in ("transpose_a", "transpose_b", "M", "N", "K", "team", "calls")}
+        for mode, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            a, b = operands(M, N, K, s["transpose_a"], s["transpose_b"], team, dtype)
+            per_call = matmul_seconds(a, b) / team
+            row[f"{mode}_us_per_call"] = per_call * 1e6
+            totals[mode][0] += calls * 2.0 * M * N * K
+            totals[mode][1] += calls * per_call
+        out["shapes"].append(row)
+    for mode, (flops, seconds) in totals.items():
+        out[f"{mode}_gflops"] = flops / seconds * 1e-9 if seconds > 0 else None
+        out[f"{mode}_ms_per_step"] = seconds * 1e3
+    return out
 
 
 def default_threads(config):
@@ -221,28 +306,53 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: the config's, else all)")
     ap.add_argument("--generate", type=int, default=0, help="also time greedy GPT generation of N tokens")
     ap.add_argument("--info", action="store_true", help="print torch's version, BLAS and threads, and exit")
+    ap.add_argument("--matmul", action="store_true", help="with --info: torch.matmul GFLOP/s at 2048^3, fp32 and bf16")
+    ap.add_argument("--gemm-shapes", action="store_true",
+                    help="time torch.matmul on the GEMM shapes of CONFIG (`qkv bench --json` output) and exit")
+    ap.add_argument("--pytorch2", action="store_true",
+                    help="the model as PyTorch 2 users write it: SDPA attention, fused (else foreach) optimizer")
+    ap.add_argument("--bf16", action="store_true", help="with --pytorch2: forward and loss under bf16 autocast")
     a = ap.parse_args()
     if not a.info and not a.config:
         ap.error("give a config (or --info)")
+    if a.bf16 and not a.pytorch2:
+        ap.error("--bf16 goes with --pytorch2")
+    if a.pytorch2 and not hasattr(torch.nn.functional, "scaled_dot_product_attention"):
+        ap.error(f"--pytorch2 needs PyTorch >= 2.0 (scaled_dot_product_attention); this is {torch.__version__}")
     if a.steps < 0 or a.warmup < 0 or a.generate < 0:
         ap.error("--steps, --warmup and --generate must be >= 0")
     config = load_config(a.config) if a.config else None
     threads = a.threads if a.threads > 0 else default_threads(config)
     torch.set_num_threads(threads)
     if a.info:
-        print(json.dumps(info(threads)))
+        j = info(threads)
+        if a.matmul:
+            j["matmul_2048_fp32_gflops"] = matmul_peak(torch.float32)
+            j["matmul_2048_bf16_gflops"] = matmul_peak(torch.bfloat16)
+        print(json.dumps(j))
+        return
+    if a.gemm_shapes:
+        with open(a.config) as f:
+            bench = json.load(f)
+        if "gemm_shapes" not in bench:
+            ap.error(f"--gemm-shapes needs the output of `qkv bench CONFIG --json`, {a.config} has no gemm_shapes")
+        print(json.dumps(gemm_shapes(bench)))
         return
     if a.generate and config["model"]["kind"] != "gpt":
         ap.error(f"--generate needs a gpt model, the config has a {config['model']['kind']}")
 
     seed = config["train"]["seed"]
     torch.manual_seed(seed)
-    model = build_model(config)
+    model = build_model(config, sdpa=a.pytorch2)
     B, T = config["train"]["batch_size"], config["model"]["block_size"]
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "steps": a.steps,
-           "params": sum(p.numel() for p in model.parameters())}
+           "params": sum(p.numel() for p in model.parameters()), "mode": "bf16" if a.bf16 else "fp32",
+           "attention": "sdpa" if a.pytorch2 else "composite"}
     if a.steps > 0:
-        median, fastest = time_steps(model, config, a.steps, a.warmup, torch.Generator().manual_seed(seed))
+        optimizer, out["optimizer_impl"] = make_optimizer(model, config["optim"], a.pytorch2)
+        out["optimizer"] = type(optimizer).__name__
+        median, fastest = time_steps(model, config, a.steps, a.warmup, torch.Generator().manual_seed(seed),
+                                     optimizer, a.bf16)
         out.update({"ms_per_step": median * 1e3, "fastest_ms": fastest * 1e3, "tokens_per_s": B * T / median,
                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     if a.generate:

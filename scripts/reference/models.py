@@ -10,6 +10,10 @@ Conventions mirrored from qkv:
 - pre-norm: x + f(ln(x)) with a final ln_f; post-norm: ln(x + f(x)) and no final norm.
 - RoPE rotates (x[i], x[i + hs/2]) by pos * 10000^(-2i/hs) in q and k of every self-attention.
 - Sinusoidal positions are a fixed table (not a parameter), computed in double and rounded to float.
+
+ModelConfig(sdpa=True) makes softmax attention call F.scaled_dot_product_attention (PyTorch 2; is_causal=True
+for plain causal self-attention, a boolean mask otherwise) instead of the explicit composite `attend`, for the
+benchmarks' PyTorch 2 rows; the default (sdpa=False) is the composite, which PyTorch 1.13 runs (parity).
 """
 import json
 import math
@@ -25,7 +29,7 @@ class ModelConfig:
     def __init__(self, kind="gpt", n_layer=4, n_head=4, d_model=128, d_ff=0, block_size=64, vocab_size=0,
                  dropout=0.0, bias=False, norm="pre", positions="learned", activation="gelu", n_classes=0,
                  pooling="cls", pad_id=-1, task=None, label_smoothing=0.0, attention="full", window=128,
-                 **_ignored):
+                 sdpa=False, **_ignored):
         self.kind, self.n_layer, self.n_head, self.d_model = kind, n_layer, n_head, d_model
         self.d_ff = d_ff if d_ff > 0 else 4 * d_model
         self.block_size, self.vocab_size, self.dropout, self.bias = block_size, vocab_size, dropout, bias
@@ -34,6 +38,9 @@ class ModelConfig:
         self.task = task or {"gpt": "lm", "encoder": "classify" if n_classes > 0 else "mlm"}.get(kind, "seq2seq")
         self.label_smoothing = label_smoothing
         self.attention, self.window = attention, window
+        if sdpa and not hasattr(F, "scaled_dot_product_attention"):
+            raise ValueError(f"sdpa=True needs F.scaled_dot_product_attention (PyTorch 2); torch {torch.__version__}")
+        self.sdpa = sdpa
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -125,13 +132,29 @@ def attend(q, k, v, causal=False, key_padding=None, dropout=0.0, training=False,
     return probs @ v
 
 
+def attend_sdpa(q, k, v, causal=False, key_padding=None, dropout=0.0, training=False, window=0):
+    """`attend` through F.scaled_dot_product_attention (PyTorch 2): is_causal=True when the mask is exactly
+    causal (Tq == Tk, no window, no padding), a boolean mask (True = visible) otherwise. A key_padding with no
+    pad is dropped; rows with no visible key attend to every key and are then zeroed (SDPA would give NaN)."""
+    p = dropout if training else 0.0
+    if key_padding is not None and not bool(key_padding.any()):
+        key_padding = None
+    Tq, Tk = q.shape[-2], k.shape[-2]
+    if key_padding is None and window == 0 and (not causal or Tq == Tk):
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
+    visible = visible_keys(Tq, Tk, causal, window, key_padding, q.device)
+    any_visible = visible.any(-1, keepdim=True)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible | ~any_visible, dropout_p=p)
+    return y * any_visible
+
+
 class Attention(nn.Module):
     """Self-attention (c_attn, c_proj; optional RoPE) or cross-attention (c_q, c_kv, c_proj)."""
 
     def __init__(self, c, cross=False):
         super().__init__()
         C = c.d_model
-        self.n_head, self.dropout, self.cross = c.n_head, c.dropout, cross
+        self.n_head, self.dropout, self.cross, self.sdpa = c.n_head, c.dropout, cross, c.sdpa
         # Cross-attention stays full, as in qkv.
         self.kind, self.window = ("full", 0) if cross else (c.attention, c.window if c.attention == "local" else 0)
         self.rope = not cross and c.positions == "rope"
@@ -157,7 +180,8 @@ class Attention(nn.Module):
         if self.kind == "linear":
             y = attend_linear(q, k, v, causal, key_padding)
         else:
-            y = attend(q, k, v, causal, key_padding, self.dropout, self.training, self.window)
+            y = (attend_sdpa if self.sdpa else attend)(q, k, v, causal, key_padding, self.dropout, self.training,
+                                                       self.window)
         B, T, C = x.shape
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 

@@ -37,18 +37,20 @@ def learning_rate(optim, step, max_steps, d_model):
     raise ValueError(f"optim.schedule must be constant, cosine or noam, got {schedule!r}")
 
 
-def make_optimizer(model, optim):
+def make_optimizer(model, optim, **impl):
+    """impl: the implementation keywords of the torch.optim class (foreach=True, fused=True), for the
+    benchmarks; none by default (parity)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": optim["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
     name, lr = optim["name"], optim["lr"]
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=optim["momentum"])
+        return torch.optim.SGD(groups, lr=lr, momentum=optim["momentum"], **impl)
     betas = (optim["beta1"], optim["beta2"])
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=optim["eps"])
+        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=optim["eps"], **impl)
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=optim["eps"])
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=optim["eps"], **impl)
     raise ValueError(f"optim.name must be sgd, adam or adamw, got {name!r}")
 
 
