@@ -8,7 +8,7 @@
 #   --threads  threads for all (default 2, at most nproc); --steps  timed steps (default 20, after 3 warm-ups)
 #   --cases    letters of configs/bench/X-*.json (default all); --quick  2 steps after 1 warm-up, and no
 #              1-vs-2-thread or generation runs (a smoke test)
-#   --peers    also the newest PyTorch from PyPI, as PyTorch 2 users write the model (SDPA attention, fused or
+#   --peers    also qkv in bf16 (train.precision), and the newest PyTorch from PyPI, as PyTorch 2 users write the model (SDPA attention, fused or
 #              foreach optimizer), in fp32 and under bf16 autocast, and its torch.matmul rates (2048^3, own shapes)
 #   --busy     every program twice, idle and with a busy loop pinned to core 1, plus qkv busy on 1 thread
 # Builds qkv if needed; installs only python3-torch and python3-numpy (Debian) when torch is missing.
@@ -161,6 +161,10 @@ for ((i = 0; i < ${#cases}; ++i)); do
   if [[ $busy == 1 ]] && ((threads > 1)); then
     echo "bench.sh: case $c: qkv on 1 thread, busy" >&2
     busy_run "$c.qkv1" qkv_bench "$config" --steps "$steps" --warmup "$warmup" --threads 1
+  fi
+  if [[ $peers == 1 ]]; then
+    echo "bench.sh: case $c: qkv bf16$busy_note" >&2
+    measure "$c.qkvbf16" "$qkv" bench "$config" "${run[@]}" --precision bf16 --json
   fi
   echo "bench.sh: case $c: PyTorch (Debian)$busy_note" >&2
   measure "$c.ref" ref "$out/$c.qkv.json" "${run[@]}"
