@@ -102,6 +102,8 @@ InputFile classify(const std::string& path) {
   InputFile f{path, read_file(path), FileKind::kMerges, {}};
   const size_t first = f.bytes.find_first_not_of(" \t\r\n");
   QKV_CHECK(first != std::string::npos, path, ": the file is empty");
+  QKV_CHECK(f.bytes.compare(0, 6, "QKVTOK") != 0, path,
+            ": already a qkv tokenizer file; use it as it is (data.tokenizer, qkv tokenizer encode)");
   if (f.bytes[first] == '{') {
     f.json = nlohmann::json::parse(f.bytes, nullptr, false);
     QKV_CHECK(f.json.is_object(), path, ": not valid JSON");
