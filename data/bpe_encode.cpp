@@ -28,11 +28,9 @@ void Tokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) co
   auto push = [&](int32_t pos) {
     int32_t nx = next[static_cast<size_t>(pos)];
     if (nx < 0) return;
-    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(ids[static_cast<size_t>(pos)])) << 32) |
-                   static_cast<uint32_t>(ids[static_cast<size_t>(nx)]);
-    auto it = merge_rank_.find(key);
-    if (it == merge_rank_.end()) return;
-    heap.emplace_back(it->second, pos);
+    const int32_t rank = merge_rank_.find(ids[static_cast<size_t>(pos)], ids[static_cast<size_t>(nx)]);
+    if (rank < 0) return;
+    heap.emplace_back(rank, pos);
     std::push_heap(heap.begin(), heap.end(), std::greater<>());
   };
   for (int32_t i = 0; i + 1 < n; ++i) push(i);

@@ -84,9 +84,7 @@ Tokenizer Tokenizer::from_vocab(const BpeVocab& v, const std::string& source) {
       QKV_CHECK(parts.size() == 2, source, ": token ", 256 + i, " ", show(tok), " is ", parts.size(),
                 " tokens by the ranks below it, expected two (the ranks are not a BPE merge order)");
       t.merges_.emplace_back(parts[0], parts[1]);
-      const uint64_t key =
-          (static_cast<uint64_t>(static_cast<uint32_t>(parts[0])) << 32) | static_cast<uint32_t>(parts[1]);
-      t.merge_rank_.emplace(key, static_cast<int32_t>(i));
+      t.merge_rank_.insert(parts[0], parts[1], static_cast<int32_t>(i));
     }
   }
 

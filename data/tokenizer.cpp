@@ -60,8 +60,7 @@ void Tokenizer::build_index() {
   } else {
     for (size_t i = 0; i < merges_.size(); ++i) {
       auto [a, b] = merges_[i];
-      uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-      bool fresh = merge_rank_.emplace(key, static_cast<int32_t>(i)).second;
+      bool fresh = merge_rank_.insert(a, b, static_cast<int32_t>(i));
       QKV_CHECK(fresh, "bpe tokenizer: merge ", i, " repeats the pair (", a, ", ", b, ")");
     }
   }

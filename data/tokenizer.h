@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/enum_names.h"
+#include "data/pair_ranks.h"
 
 namespace qkv {
 
@@ -123,7 +124,7 @@ class Tokenizer {
   // Derived by build_index(), never serialized.
   std::array<int32_t, 128> ascii_ids_{};                  // char: ASCII code point -> id or -1
   std::unordered_map<uint32_t, int32_t> code_point_ids_;  // char: other code points -> id
-  std::unordered_map<uint64_t, int32_t> merge_rank_;      // bpe: (a << 32 | b) -> merge index
+  PairRanks merge_rank_;                                  // bpe: (a, b) -> merge index
 };
 
 }  // namespace qkv
