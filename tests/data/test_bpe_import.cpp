@@ -41,6 +41,17 @@ TEST_CASE("bpe import: foreign byte order, merges by rank, GPT-2's split") {
   CHECK(t.tokens()[259] == "<|endoftext|>");
 }
 
+TEST_CASE("bpe import: bytes that are not UTF-8 encode to their byte tokens and decode back") {
+  Tokenizer t = Tokenizer::from_vocab(small_vocab(), "small");
+  // "ab" merges; 0xFF and the cut-off 0xE4 0xBD are pieces of their own (NOTE [gpt2 pre-tokens]).
+  const std::string text =
+      "ab\xFF"
+      "ab \xE4\xBD";
+  CHECK(t.encode(text) ==
+        std::vector<int32_t>{256, byte_id('\xFF'), 256, byte_id(' '), byte_id('\xE4'), byte_id('\xBD')});
+  CHECK(t.decode(t.encode(text)) == text);
+}
+
 TEST_CASE("bpe import: special texts become ids only when asked") {
   Tokenizer t = Tokenizer::from_vocab(small_vocab(), "small");
   const std::string text = "ab<|endoftext|>abc<|endoftext|>";
