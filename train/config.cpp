@@ -238,8 +238,6 @@ void validate(const Config& c) {
   QKV_CHECK(t.threads >= 0, "config: train.threads must be 0 (all cores) or positive, got ", t.threads);
   QKV_CHECK(!t.out_dir.empty(), "config: train.out_dir must not be empty");
   const DataConfig& d = c.data;
-  QKV_CHECK(d.tokenizer.path.empty(), "config: data.tokenizer must be char or bpe, got '", d.tokenizer.path,
-            "' (a tokenizer file is not supported yet)");
   QKV_CHECK(d.tokenizer.kind != TokenizerKind::Bpe || (d.vocab_size >= 256 + 8 && d.vocab_size <= 1 << 20),
             "config: data.vocab_size must be in [264, 1048576] for a BPE tokenizer, got ", d.vocab_size);
   QKV_CHECK(d.val_fraction >= 0.0f && d.val_fraction < 1.0f, "config: data.val_fraction must be in [0, 1), got ",
