@@ -11,6 +11,7 @@ namespace qkv {
 enum class Precision { fp32, bf16 };
 inline constexpr EnumName<Precision> kPrecisions[] = {{Precision::fp32, "fp32"}, {Precision::bf16, "bf16"}};
 
+// Choosing bf16 also resolves isa() (core/isa.h): a bad QKV_ISA throws qkv::Error here.
 void set_precision(Precision p);
 Precision precision();
 
