@@ -50,8 +50,7 @@ TEST_CASE("cpu_load: a busy process on one of our CPUs shows as about one core o
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    for (volatile unsigned long i = 0;; i = i + 1) {
-    }
+    for (unsigned long i = 0;; ++i) asm volatile("" : "+r"(i));  // the barrier keeps the loop from folding
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // this process sleeps: it is not the load
   double others = load.others_busy();
