@@ -155,6 +155,15 @@ grep -q "holds a gpt model, expected seq2seq" err.txt || fail "wrong kind messag
 expect_exit 2 "unknown character" "$qkv" sample gpt/ckpt.qkv --prompt "Z"
 grep -q "'Z'" err.txt || fail "unknown character message: $(cat err.txt)"
 expect_exit 2 "unknown precision" "$qkv" sample gpt/ckpt.qkv --precision fp16
+expect_exit 2 "unknown QKV_ISA" env QKV_ISA=avx1024 "$qkv" sample gpt/ckpt.qkv --tokens 2
+grep -q "QKV_ISA=avx1024: unknown instruction set" err.txt || fail "QKV_ISA message: $(cat err.txt)"
+if ! grep -q amx_tile /proc/cpuinfo; then
+  expect_exit 2 "QKV_ISA the CPU lacks" env QKV_ISA=amx "$qkv" sample gpt/ckpt.qkv --tokens 2
+  grep -q "this CPU lacks amx" err.txt || fail "QKV_ISA=amx message: $(cat err.txt)"
+fi
+# A forced lower path still runs bf16, on the plain path, and says once that it is slower.
+QKV_ISA=avx2 "$qkv" sample bf16/ckpt.qkv --tokens 5 --precision bf16 2>isa_err.txt >/dev/null
+[ "$(grep -c "slower than fp32" isa_err.txt)" -eq 1 ] || fail "plain bf16 path note: $(cat isa_err.txt)"
 expect_exit 2 "unknown train.precision" "$qkv" train gpt.json --set train.precision=half
 grep -q "train.precision" err.txt || fail "train.precision message: $(cat err.txt)"
 expect_exit 2 "bench without a config" "$qkv" bench --steps 1
