@@ -1,5 +1,6 @@
 #include "core/memory_info.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,6 +84,12 @@ int64_t resident_memory() {
   long long size = 0, resident = 0;
   if (!(in >> size >> resident)) return 0;
   return static_cast<int64_t>(resident) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+}
+
+int64_t peak_resident_memory() {
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux counts kilobytes
 }
 
 }  // namespace qkv

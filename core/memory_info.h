@@ -13,4 +13,7 @@ int64_t available_memory();
 // The process's resident set size now, in bytes (/proc/self/statm); 0 when unknown.
 int64_t resident_memory();
 
+// The most the resident set size has been since the process started, in bytes (getrusage).
+int64_t peak_resident_memory();
+
 }  // namespace qkv

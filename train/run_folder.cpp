@@ -27,9 +27,9 @@ std::string folder_of(const std::string& path) {
   return parent.empty() ? "." : parent;
 }
 
-// The keys that do not change what a run computes: a rerun that differs only in them is the same run.
+// The keys that do not change what a run computes: a rerun that differs only in them is the same run. (The
+// thread count is not one of them: GEMMs are split by it, and so are their bits.)
 void take_unchanging_keys(Config& given, const Config& stored) {
-  given.train.threads = stored.train.threads;
   given.train.comm_timeout = stored.train.comm_timeout;
   given.train.out_dir = stored.train.out_dir;
 }

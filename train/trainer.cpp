@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/memory_info.h"
 #include "core/profile.h"
 #include "core/stop.h"
 #include "core/threads.h"
@@ -121,7 +122,8 @@ void print_end(Run& run, Progress& progress, bool profile, const Totals& totals,
   char best[64];
   std::snprintf(best, sizeof best, "%.4f", run.state.best_val_loss);
   progress.finish("done: step " + std::to_string(run.state.step) + " (" + speed + "); best val loss " + best +
-                  "; checkpoints in " + run.config.train.out_dir);
+                  "; peak memory " + format_bytes(static_cast<double>(peak_resident_memory())) + " (estimated " +
+                  format_bytes(run.memory.total()) + "); checkpoints in " + run.config.train.out_dir);
 }
 
 // A signal stopped the run: saves the last completed step (state.step) and says so.
@@ -143,7 +145,7 @@ int run_steps(Run& run, RunOutput& output, const TrainOptions& options) {
   const int64_t accum = grad_accum_of(t, comm.size());
   set_profiling(options.profile);
   LogWindow window{now_s(), 0, state.step, 0.0};
-  EtaEstimator eta(t.max_steps, t.eval_interval);
+  EtaEstimator eta(t.max_steps, t.eval_interval, t.eval_steps);
   Totals totals{state.step, 0, now_s(), 0.0};
   for (int64_t step = state.step + 1; step <= t.max_steps; ++step) {
     StepResult r;

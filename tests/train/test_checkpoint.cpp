@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/archive.h"
 #include "core/error.h"
@@ -201,4 +202,25 @@ TEST_CASE(
   ::unsetenv("QKV_FAULT");
   CHECK(write_fault_from_env().kind == WriteFault::Kind::kNone);
   std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: the checkpoints committed as fixtures and fuzz seeds carry no machine's paths") {
+  // A trained checkpoint records where its data was read (an absolute path), which would tie a committed
+  // fixture to the machine that made it; the committed ones must record none, and no absolute data path.
+  const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  size_t seen = 0;
+  for (const char* dir : {"tests/train/fixtures", "fuzz/corpus/checkpoint"})
+    for (const auto& entry : std::filesystem::directory_iterator(root / dir)) {
+      if (entry.path().extension() != ".qkv") continue;
+      INFO(entry.path().string());
+      Checkpoint c = load_checkpoint(entry.path().string());
+      for (const DataFingerprint& f : c.state.data) {
+        CHECK(f.absolute.empty());
+        CHECK(f.path.rfind('/', 0) != 0);
+      }
+      nlohmann::json config = nlohmann::json::parse(c.config_json);
+      for (const char* key : {"train", "val"}) CHECK(config["data"][key].get<std::string>().rfind('/', 0) != 0);
+      ++seen;
+    }
+  CHECK(seen >= 5);
 }

@@ -344,12 +344,12 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   if (o.memory) {  // one step, then the estimate beside what it took (NOTE [memory estimate])
     step(0);
     nlohmann::json j = {{"estimated_peak_mb", memory.total() / 1e6},
-                        {"peak_rss_mb", peak_rss_mb() * 1.048576},
+                        {"peak_rss_mb", static_cast<double>(peak_resident_memory()) / 1e6},
                         {"params", step.model().module().num_params()},
                         {"estimated_params", memory.params}};
     print_json_or(o.json, j,
                   "peak memory: estimated " + format_bytes(memory.total()) + ", measured " +
-                      format_bytes(peak_rss_mb() * 1048576.0) + " (peak RSS of one step)");
+                      format_bytes(static_cast<double>(peak_resident_memory())) + " (peak RSS of one step)");
     return;
   }
   const StepTimes t = time_steps(step, o);
