@@ -85,6 +85,9 @@ MemoryEstimate estimate_memory(const Config& config, int threads, double residen
   // Attention's scratch: per thread a block of at least 64 queries by every key, for P, dP and dropout's P'.
   const double block = std::max<double>(64.0 * static_cast<double>(m.block_size), 32768.0);
   e.workspace = std::max(threads, 1) * block * 3.0 * sizeof(float);
+  // The caching allocator keeps up to 64 MiB of other sizes before giving blocks back (NOTE [cache bound]):
+  // an evaluation between steps leaves that much beside the training step's blocks.
+  e.cache = std::min(e.activations, 64.0 * 1024 * 1024);
   e.resident = resident;
   return e;
 }

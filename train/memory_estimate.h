@@ -19,9 +19,10 @@ struct MemoryEstimate {
   double optimizer = 0.0;    // the optimizer's moments
   double activations = 0.0;  // saved for the backward pass, with the caching allocator's overhead
   double workspace = 0.0;    // attention's per-thread scratch
+  double cache = 0.0;        // freed blocks the allocator keeps while evaluation and sampling ask other sizes
   double resident = 0.0;     // what the process holds before the model is built (code, data, tokenizer)
 
-  double step() const { return weights + optimizer + activations + workspace; }  // still to be allocated
+  double step() const { return weights + optimizer + activations + workspace + cache; }  // still to be allocated
   double total() const { return resident + step(); }
 };
 

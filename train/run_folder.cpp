@@ -94,12 +94,7 @@ void FolderRun::read_latest() {
     }
 }
 
-std::string resume_folder(const std::string& checkpoint, const std::vector<std::string>& overrides) {
-  std::string out_dir = folder_of(checkpoint);
-  for (const std::string& o : overrides)
-    if (o.rfind("train.out_dir=", 0) == 0) out_dir = o.substr(14);
-  return out_dir;
-}
+std::string resume_folder(const std::string& checkpoint) { return folder_of(checkpoint); }
 
 FolderUse check_run_folder(const Config& config, const std::vector<DataFingerprint>& data,
                            const std::string& resumed_from, int64_t resumed_step, bool overwrite) {

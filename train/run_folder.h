@@ -23,9 +23,8 @@ struct FolderRun {
 };
 FolderRun look_into(const std::string& dir);  // which files are there; no checkpoint read yet
 
-// The folder a resumed run writes to: the folder that holds the checkpoint, unless --set train.out_dir names
-// another.
-std::string resume_folder(const std::string& checkpoint, const std::vector<std::string>& overrides);
+// The folder a resumed run writes to unless --set train.out_dir names another: the one holding the checkpoint.
+std::string resume_folder(const std::string& checkpoint);
 
 // What a run about to start does with its folder.
 enum class FolderUse {
@@ -38,7 +37,8 @@ enum class FolderUse {
 //   the finished run of the same config and data, training again would write the same bits (runs are
 //   repeatable), so there is nothing to do; otherwise the run is refused, naming --resume, another out_dir
 //   and --overwrite.
-// - A resumed run writes to resume_folder(). It may write there when the folder holds no run, when its
+// - A resumed run writes to resume_folder() or the train.out_dir --set names. It may write there when the folder holds
+// no run, when its
 //   ckpt.qkv is the checkpoint resumed, or when the checkpoint lies in that folder and is not older than its
 //   ckpt.qkv (best.qkv of the latest step). Anything else would replace newer or unrelated files.
 // `data` are the run's data files as they are now; `resumed_from` and `resumed_step` are empty and -1 for a

@@ -79,7 +79,11 @@ void resolve_global_batch(TrainConfig& t, int ranks, bool resuming) {
 Config run_config(const Config& given, const TrainOptions& options, Comm& comm,
                   const std::optional<LoadedCheckpoint>& resumed) {
   Config config = resumed ? resumed_config(resumed->config, options.overrides) : given;
-  if (resumed) config.train.out_dir = resume_folder(options.resume, options.overrides);
+  // NOTE [run folders]: a resumed run continues where its checkpoint is, not in the folder its config names
+  // (which may be the original of a copied folder).
+  const bool out_dir_set = std::any_of(options.overrides.begin(), options.overrides.end(),
+                                       [](const std::string& o) { return o.rfind("train.out_dir=", 0) == 0; });
+  if (resumed && !out_dir_set) config.train.out_dir = resume_folder(options.resume);
   resolve_global_batch(config.train, comm.size(), resumed.has_value());
   comm.set_timeout(config.train.comm_timeout);
   // The ranks on one machine share its cores.

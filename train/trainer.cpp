@@ -126,12 +126,14 @@ void print_end(Run& run, Progress& progress, bool profile, const Totals& totals,
                   format_bytes(run.memory.total()) + "); checkpoints in " + run.config.train.out_dir);
 }
 
-// A signal stopped the run: saves the last completed step (state.step) and says so.
-int stopped(Run& run, RunOutput& output, Progress& progress, int64_t during_step) {
+// A signal stopped the run `during` ("step 7", "the evaluation after step 6"): saves the last completed step
+// (state.step) and says so.
+int stopped(Run& run, RunOutput& output, Progress& progress, const std::string& during) {
   const std::string where = run.config.train.out_dir + "/ckpt.qkv";
-  if (std::string failed = output.save("ckpt.qkv"); !failed.empty()) return output.stop(progress, during_step, failed);
-  progress.finish("stopped during step " + std::to_string(during_step) + "; saved " + where + " at step " +
-                  std::to_string(run.state.step) + " (--resume " + where + " continues)");
+  if (std::string failed = output.save("ckpt.qkv"); !failed.empty())
+    return output.stop(progress, run.state.step, failed);
+  progress.finish("stopped during " + during + "; saved " + where + " at step " + std::to_string(run.state.step) +
+                  " (--resume " + where + " continues)");
   return signal_exit_code();
 }
 
@@ -153,7 +155,7 @@ int run_steps(Run& run, RunOutput& output, const TrainOptions& options) {
     try {
       r = train_step(*run.task, *run.optimizer, run.config, step, *run.sync);
     } catch (const Stopped&) {
-      return stopped(run, output, progress, step);  // nothing of the step was applied
+      return stopped(run, output, progress, "step " + std::to_string(step));  // nothing of it was applied
     }
     totals.steps_s += now_s() - step_start;
     totals.tokens += r.tokens;
@@ -172,7 +174,7 @@ int run_steps(Run& run, RunOutput& output, const TrainOptions& options) {
       try {
         failed = evaluate_and_keep_best(run, output, progress, step);
       } catch (const Stopped&) {
-        return stopped(run, output, progress, step);  // the step is complete; its evaluation is not
+        return stopped(run, output, progress, "the evaluation after step " + std::to_string(step));
       }
       window.eval_s += now_s() - eval_start;
       eta.add_eval(now_s() - eval_start);

@@ -121,7 +121,8 @@ kill -INT $pid
 set +e; wait $pid; code=$?; set -e
 took=$(($(now_ms) - start))
 [ $code -eq 130 ] && [ $took -lt 3000 ] || fail "SIGINT in a long evaluation: exit $code after $took ms"
-[ "$(step_of eval/ckpt.qkv)" -eq 1 ] || fail "the step before the evaluation was not saved"
+[ "$(step_of eval/ckpt.qkv)" -eq 1 ] && grep -q "stopped during the evaluation after step 1; saved eval/ckpt.qkv" eval.log ||
+  fail "the step before the evaluation was not saved: $(tail -2 eval.log)"
 # A second signal ends the process at once (128 + the signal), and the checkpoint on disk stays whole.
 "$qkv" train --resume long/ckpt.qkv >long2.log 2>&1 &
 pid=$!
