@@ -1,5 +1,4 @@
-// The time a run has left, from the steps and evaluations timed so far: steady enough to read, yet following
-// a machine that really slows down or speeds up.
+// The time a run has left, from the steps and evaluations timed so far, for the progress line's ETA.
 #pragma once
 
 #include <cstdint>

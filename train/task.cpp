@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "data/text_file.h"
+#include "train/data_files.h"
 
 namespace qkv {
 
@@ -89,11 +90,7 @@ std::pair<std::string, std::string> split_lines(const std::string& text, double 
 }
 
 std::string read_data_file(const char* key, const std::string& path) {
-  try {
-    return read_text(path);
-  } catch (const Error& e) {
-    throw Error(std::string(key) + ": " + e.what());
-  }
+  return with_key(key, [&] { return read_text(path); });
 }
 
 std::pair<std::string, std::string> read_tsv_splits(const DataConfig& data) {
