@@ -5,16 +5,13 @@
 
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "core/memory_info.h"
 #include "core/profile.h"
 #include "core/stop.h"
-#include "core/threads.h"
 #include "train/eta.h"
 #include "train/metrics.h"
 #include "train/run_eval.h"
-#include "train/run_folder.h"
 #include "train/run_output.h"
 #include "train/run_setup.h"
 #include "train/run_summary.h"
