@@ -194,8 +194,8 @@ void maybe_inject(const WriteFault& fault, size_t done, int fd, const std::strin
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, std::string_view bytes) {
-  const WriteFault fault = write_fault_from_env();
+void write_file_atomic(const std::string& path, std::string_view bytes, bool faults) {
+  const WriteFault fault = faults ? write_fault_from_env() : WriteFault{};
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail_write(fd, path, tmp, "opening", errno, 0, bytes.size());

@@ -88,8 +88,9 @@ FileHash hash_file(const std::string& path);
 std::string read_file(const std::string& path);
 // Writes to PATH.tmp, flushes and fsyncs, then renames over PATH: a crash leaves the old file or the new one.
 // A failed write (a full disk, a file size limit) is a qkv::Error naming PATH and the system's reason; it
-// removes PATH.tmp and leaves PATH as it was.
-void write_file_atomic(const std::string& path, std::string_view bytes);
+// removes PATH.tmp and leaves PATH as it was. `faults` false exempts the write from QKV_FAULT below (a run's
+// side files, so that the fault's byte offset still lands in the checkpoint write it is aimed at).
+void write_file_atomic(const std::string& path, std::string_view bytes, bool faults = true);
 
 // NOTE [fault hook]: a test hook, not a feature. The environment variable QKV_FAULT makes write_file_atomic
 // fail on purpose, so tests can check that no moment of a write loses the previous file:

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/profile.h"
 #include "core/shape.h"
+#include "core/stop.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -134,6 +135,7 @@ void Tensor::backward() const {
   std::vector<std::shared_ptr<TensorImpl>> order = reverse_topological(impl_);
   accumulate_grad(*this, Tensor::ones(shape()));
   for (auto& impl : order) {
+    check_stop();  // NOTE [stop between ops]
     if (impl->grad_fn) {
       if (impl->grad.defined()) {
         ProfileScope profile(impl->grad_fn->name, /*backward=*/true);

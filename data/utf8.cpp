@@ -56,6 +56,83 @@ void utf8_append(std::string& out, uint32_t cp) {
   }
 }
 
+namespace {
+
+constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+
+// The length of the sequence lead byte b0 starts (0: it starts none), and the range its second byte must be
+// in: the narrower ranges after E0, ED, F0 and F4 rule out overlong forms, surrogates and > U+10FFFF.
+struct Lead {
+  int length;
+  unsigned char low, high;
+};
+Lead lead_of(unsigned char b0) {
+  if (b0 >= 0xC2 && b0 <= 0xDF) return {2, 0x80, 0xBF};
+  if (b0 == 0xE0) return {3, 0xA0, 0xBF};
+  if (b0 == 0xED) return {3, 0x80, 0x9F};
+  if (b0 >= 0xE1 && b0 <= 0xEF) return {3, 0x80, 0xBF};
+  if (b0 == 0xF0) return {4, 0x90, 0xBF};
+  if (b0 >= 0xF1 && b0 <= 0xF3) return {4, 0x80, 0xBF};
+  if (b0 == 0xF4) return {4, 0x80, 0x8F};
+  return {0, 0, 0};
+}
+
+// Appends the valid text of `bytes` to `out`; returns where an unfinished character starts (bytes.size()
+// when none), unless `at_end`, where that too becomes U+FFFD.
+size_t convert(std::string_view bytes, std::string& out, bool at_end) {
+  const auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (s[i] < 0x80) {
+      out += static_cast<char>(s[i++]);
+      continue;
+    }
+    const Lead lead = lead_of(s[i]);
+    if (lead.length == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    size_t j = 1;  // bytes of the sequence that fit so far
+    for (; j < static_cast<size_t>(lead.length) && i + j < bytes.size(); ++j) {
+      const unsigned char low = j == 1 ? lead.low : 0x80, high = j == 1 ? lead.high : 0xBF;
+      if (s[i + j] < low || s[i + j] > high) break;
+    }
+    if (j == static_cast<size_t>(lead.length)) {
+      out.append(bytes.substr(i, j));
+    } else if (i + j == bytes.size() && !at_end) {
+      return i;  // a character the next piece may complete
+    } else {
+      out += kReplacement;  // the maximal subpart; the byte that broke it starts afresh
+    }
+    i += j;
+  }
+  return bytes.size();
+}
+
+}  // namespace
+
+std::string Utf8Stream::push(std::string_view bytes) {
+  held_.append(bytes);
+  std::string out;
+  size_t used = convert(held_, out, false);
+  held_.erase(0, used);
+  return out;
+}
+
+std::string Utf8Stream::finish() {
+  std::string out;
+  convert(held_, out, true);
+  held_.clear();
+  return out;
+}
+
+std::string valid_utf8(std::string_view bytes) {
+  std::string out;
+  convert(bytes, out, true);
+  return out;
+}
+
 int64_t line_of_offset(std::string_view text, uint64_t offset) {
   offset = std::min<uint64_t>(offset, text.size());
   return 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n');

@@ -19,6 +19,22 @@ void utf8_append(std::string& out, uint32_t code_point);
 // ill-formed sequence in `text`.
 void check_utf8(std::string_view text, std::string_view source);
 
+// Turns bytes that arrive in pieces cut anywhere (one token's bytes at a time: a byte-level BPE may split an
+// emoji or a CJK character over two tokens) into valid UTF-8. The bytes of a character not yet complete are
+// held until the piece that completes it; bytes that cannot become a character are written as U+FFFD, one for
+// each maximal ill-formed subsequence, as the Unicode standard recommends for conversion.
+class Utf8Stream {
+ public:
+  std::string push(std::string_view bytes);  // the text these bytes complete
+  std::string finish();                      // the end: held bytes of an unfinished character become U+FFFD
+
+ private:
+  std::string held_;
+};
+
+// All of `bytes` as valid UTF-8, with U+FFFD for what cannot be decoded.
+std::string valid_utf8(std::string_view bytes);
+
 // A character for an error message: 'a' (U+0061), '\n' (U+000A), 'é' (U+00E9).
 std::string describe_code_point(uint32_t code_point);
 

@@ -1,6 +1,7 @@
 #include "nn/blocks.h"
 
 #include "core/ops.h"
+#include "core/stop.h"
 
 namespace qkv {
 
@@ -34,6 +35,7 @@ EncoderLayer::EncoderLayer(const ModelConfig& c, DropoutHandle context) : norm_(
 }
 
 Tensor EncoderLayer::forward(const Tensor& x, const Mask* padding, Tensor* weights_out) {
+  check_stop();  // NOTE [stop between ops]
   AttentionCall call{false, padding, nullptr, weights_out};
   Tensor h = residual(norm_, *ln_1_, x, [&](const Tensor& t) { return attn_->forward(t, call); });
   return residual(norm_, *ln_2_, h, [&](const Tensor& t) { return mlp_->forward(t); });
@@ -54,6 +56,7 @@ DecoderLayer::DecoderLayer(const ModelConfig& c, bool cross, DropoutHandle conte
 
 Tensor DecoderLayer::forward(const Tensor& x, const Tensor& memory, const Mask* memory_padding,
                              DecoderLayerCache* cache, DecoderWeightsOut weights) {
+  check_stop();  // NOTE [stop between ops]
   AttentionCall self{true, nullptr, cache ? &cache->self : nullptr, weights.self};
   Tensor h = residual(norm_, *ln_1_, x, [&](const Tensor& t) { return attn_->forward(t, self); });
   if (cross_attn_) {

@@ -71,6 +71,7 @@ std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, co
     Tensor logits = model.forward(Ids(feed, {1, T}), nullptr, use, true).logits;  // [1, 1, V]
     int32_t next = sample_token(logits.data(), V, o, rng);
     tokens.push_back(next);
+    if (o.on_token) o.on_token(next);
     if (next == o.eos_id) break;
   }
   return tokens;

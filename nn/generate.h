@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/rng.h"
@@ -19,6 +20,7 @@ struct SampleOptions {
   uint64_t seed = 1337;
   int32_t eos_id = -1;  // stop after this token (-1: never)
   bool use_cache = true;
+  std::function<void(int32_t)> on_token;  // called with each new token as it is drawn (to print as it goes)
 };
 
 // Picks the next token from one row of logits [V] (temperature, top-k, top-p, then one uniform draw).

@@ -32,7 +32,7 @@ def run_case(qkv, ranks, threads, batch, steps, data, out_dir):
            "--set", f"train.batch_size={batch}", "--set", f"train.max_steps={steps}", "--set", "train.log_interval=1",
            "--set", "train.eval_steps=1", "--set", f"train.eval_interval={steps}",
            "--set", f"train.ckpt_interval={steps}", "--set", f"train.threads={threads}",
-           "--set", "train.out_dir=" + out_dir]
+           "--set", "train.out_dir=" + out_dir, "--overwrite"]  # a rerun measures a new run
     if ranks > 1:
         cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(ranks)] + cmd
     os.environ.update(MPI_ENV)

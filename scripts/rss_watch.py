@@ -52,7 +52,7 @@ def main():
     data = common.gpt_baby_data(args.config, args.data)
     os.makedirs(args.out, exist_ok=True)
     cmd = [args.qkv, "train", args.config, "--set", f"train.max_steps={args.steps}", "--set",
-           f"train.out_dir={args.out}"]
+           f"train.out_dir={args.out}", "--overwrite"]  # a rerun measures a new run
     if data:
         cmd += ["--set", "data.train=" + data]
     for kv in args.set:

@@ -24,7 +24,7 @@ uint64_t get_le(std::string_view s, size_t at, int bytes) {
   return v;
 }
 
-std::vector<DataFingerprint> read_fingerprints(ArchiveReader& r) {
+std::vector<DataFingerprint> read_fingerprints(ArchiveReader& r, uint32_t version) {
   uint64_t n = r.u64("data file count");
   // Each takes at least two string lengths and two values: 32 bytes.
   QKV_CHECK(n <= r.remaining() / 32, r.source(), ": corrupted: ", n, " data files declared in ", r.remaining(),
@@ -33,6 +33,7 @@ std::vector<DataFingerprint> read_fingerprints(ArchiveReader& r) {
   for (DataFingerprint& f : out) {
     f.key = r.str("data file key");
     f.path = r.str("data file path");
+    if (version >= 3) f.absolute = r.str("data file absolute path");
     f.size = r.u64("data file size");
     f.fnv1a64 = r.u64("data file hash");
   }
@@ -61,6 +62,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   for (const DataFingerprint& f : ckpt.state.data) {
     w.str(f.key);
     w.str(f.path);
+    w.str(f.absolute);
     w.u64(f.size);
     w.u64(f.fnv1a64);
   }
@@ -116,7 +118,7 @@ Checkpoint parse_checkpoint(std::string_view file, const std::string& source) {
   c.state.best_val_loss = r.f64("best val loss");
   c.state.skipped = r.i64("skipped steps");
   c.state.elapsed_s = r.f64("elapsed time");
-  if (version >= 2) c.state.data = read_fingerprints(r);
+  if (version >= 2) c.state.data = read_fingerprints(r, version);
   QKV_CHECK(r.remaining() == 0, source, ": ", r.remaining(), " unexpected bytes after the train state");
   return c;
 }

@@ -16,9 +16,11 @@ namespace qkv {
 // A data file as the run found it when it started: --resume compares it with the file on disk, because a
 // changed corpus silently changes what the resumed run trains on (the batch stream is positions in it).
 struct DataFingerprint {
-  std::string key;   // the config key naming the file: data.train or data.val
-  std::string path;  // as the config gives it
+  std::string key;       // the config key naming the file: data.train or data.val
+  std::string path;      // as the config gives it
+  std::string absolute;  // where it was read, so that a resume from another folder finds it ("" before version 3)
   uint64_t size = 0, fnv1a64 = 0;
+  bool same_bytes(const DataFingerprint& o) const { return size == o.size && fnv1a64 == o.fnv1a64; }
   bool operator==(const DataFingerprint&) const = default;
 };
 
@@ -38,9 +40,9 @@ struct TrainState {
 //   config (resolved JSON text), tokenizer (its own archive, as bytes), parameters (count, then name, rank,
 //   dims, values each), optimizer state (its own archive, as bytes; empty for an untrained checkpoint),
 //   train state (step, data position, best val loss, skipped, elapsed; from version 2 the data fingerprints:
-//   count, then key, path, size, FNV-1a 64 each).
-// The version changes whenever this layout does. Version 1 files (no data fingerprints) are still read;
-// other versions are refused with a message.
+//   count, then key, path, (from version 3) absolute path, size, FNV-1a 64 each).
+// The version changes whenever this layout does. Versions 1 (no data fingerprints) and 2 (no absolute paths)
+// are still read; other versions are refused with a message.
 struct Checkpoint {
   std::string config_json;
   std::string tokenizer;
@@ -49,7 +51,7 @@ struct Checkpoint {
   TrainState state;
 };
 
-constexpr uint32_t kCheckpointVersion = 2;
+constexpr uint32_t kCheckpointVersion = 3;
 constexpr uint32_t kOldestCheckpointVersion = 1;
 
 // Written to PATH.tmp, flushed, then renamed over PATH.

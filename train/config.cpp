@@ -2,11 +2,16 @@
 #include "train/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "core/spelling.h"
+#include "train/model_io.h"
 
 namespace qkv {
 namespace {
@@ -20,6 +25,16 @@ struct Field {
 };
 
 std::string type_name(const json& v) { return v.type_name(); }
+
+// The shortest decimal that reads back as the same float: 0.9f prints as 0.9, not 0.8999999761581421.
+double as_written(float v) {
+  char buf[32];
+  for (int digits = 6; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  return std::strtod(buf, nullptr);
+}
 
 template <class T>
 Field number(const std::string& key, T& ref) {
@@ -35,7 +50,12 @@ Field number(const std::string& key, T& ref) {
               ref = v.get<T>();
             }
           },
-          [&ref] { return json(ref); }};
+          [&ref] {
+            if constexpr (std::is_same_v<T, float>)
+              return std::isfinite(ref) ? json(as_written(ref)) : json(ref);
+            else
+              return json(ref);
+          }};
 }
 
 Field boolean(const std::string& key, bool& ref) {
@@ -139,27 +159,11 @@ std::vector<Field> fields(Config& c) {
   };
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // "config: unknown key model.n_layers (did you mean model.n_layer?)"
 [[noreturn]] void unknown_key(const std::string& key, std::vector<Field>& all) {
-  const Field* best = &all[0];
-  for (const Field& f : all)
-    if (edit_distance(key, f.key) < edit_distance(key, best->key)) best = &f;
-  QKV_FAIL("config: unknown key ", key, " (did you mean ", best->key, "?)");
+  std::vector<std::string> keys;
+  for (const Field& f : all) keys.push_back(f.key);
+  QKV_FAIL("config: unknown key ", key, " (did you mean ", closest(key, keys), "?)");
 }
 
 Field* find(std::vector<Field>& all, const std::string& key) {
@@ -212,6 +216,10 @@ void apply_override(json& j, const std::string& assignment) {
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   std::string text = read_file(path);
+  // The files qkv writes start with their magic; one of them given as a config is a slip worth naming.
+  QKV_CHECK(text.rfind("QKVCKPT", 0) != 0, path,
+            " is a qkv checkpoint, not a JSON config (to continue its run: ", "qkv train --resume ", path, ")");
+  QKV_CHECK(text.rfind("QKVTOK", 0) != 0, path, " is a qkv tokenizer file, not a JSON config");
   json j;
   try {
     j = json::parse(text);
@@ -238,8 +246,19 @@ void validate(const Config& c) {
   QKV_CHECK(t.threads >= 0, "config: train.threads must be 0 (all cores) or positive, got ", t.threads);
   QKV_CHECK(!t.out_dir.empty(), "config: train.out_dir must not be empty");
   const DataConfig& d = c.data;
-  QKV_CHECK(d.tokenizer.kind != TokenizerKind::Bpe || (d.vocab_size >= 256 + 8 && d.vocab_size <= 1 << 20),
-            "config: data.vocab_size must be in [264, 1048576] for a BPE tokenizer, got ", d.vocab_size);
+  if (d.tokenizer.kind == TokenizerKind::Bpe && d.tokenizer.path.empty()) {
+    // One rule with `qkv tokenizer train`: a byte-level vocabulary holds the 256 bytes, then the merges, then
+    // the task's special tokens, so it needs room for the bytes and the specials at least.
+    std::vector<std::string> specials = task_specials(d.task);
+    std::string names;
+    for (const std::string& n : specials) names += (names.empty() ? "" : ", ") + n;
+    const int64_t least = 256 + static_cast<int64_t>(specials.size());
+    QKV_CHECK(d.vocab_size >= least && d.vocab_size <= int64_t{1} << 20, "config: data.vocab_size must be in [", least,
+              ", 1048576] for a BPE tokenizer (the 256 byte tokens",
+              specials.empty() ? std::string(", then merges")
+                               : std::string(" and ") + name(d.task) + "'s special tokens " + names,
+              "), got ", d.vocab_size);
+  }
   QKV_CHECK(d.val_fraction >= 0.0f && d.val_fraction < 1.0f, "config: data.val_fraction must be in [0, 1), got ",
             d.val_fraction);
   QKV_CHECK(d.max_len >= 0, "config: data.max_len must be 0 or positive, got ", d.max_len);

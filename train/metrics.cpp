@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <sstream>
 
+#include "core/archive.h"
 #include "core/error.h"
 
 namespace qkv {
@@ -21,20 +24,39 @@ void MetricsLog::write(const nlohmann::json& line) {
             ": write failed (disk full?)");
 }
 
+void keep_metrics_through(const std::string& path, int64_t step) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;
+  std::istringstream in(read_file(path));
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() <= step)
+      kept += line + "\n";
+  }
+  write_file_atomic(path, kept, /*faults=*/false);
+}
+
 Progress::Progress() : tty_(::isatty(STDOUT_FILENO) == 1) {}
 
 void Progress::update(const std::string& line) {
   if (!tty_) return print(line);
   std::printf("\r\033[K%s", line.c_str());
-  std::fflush(stdout);
-  open_ = true;
+  stdout_lost_ = std::fflush(stdout) != 0;
+  open_ = !stdout_lost_;
 }
 
 void Progress::print(const std::string& line) {
+  if (stdout_lost_) return;
   if (open_) std::printf("\r\033[K");
-  open_ = false;
   std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
+  stdout_lost_ = std::fflush(stdout) != 0;
+  open_ = false;
+}
+
+void Progress::finish(const std::string& line) {
+  print(line);
+  if (stdout_lost_) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 void Progress::close() {

@@ -47,20 +47,24 @@ Checkpoint make_checkpoint(const Config& config, const Tokenizer& tokenizer, con
   return c;
 }
 
-LoadedCheckpoint load_model(const std::string& path) {
-  Checkpoint raw = load_checkpoint(path);
+Config checkpoint_config(const Checkpoint& raw, const std::string& path, std::vector<std::string>* labels) {
   nlohmann::json j = nlohmann::json::parse(raw.config_json, nullptr, false);
   QKV_CHECK(j.is_object(), path, ": the stored config is not valid JSON");
-  std::vector<std::string> labels;
   if (j.contains("labels")) {
     QKV_CHECK(j["labels"].is_array(), path, ": the stored labels are not a list");
     for (const auto& l : j["labels"]) {
       QKV_CHECK(l.is_string(), path, ": a stored label is not a string");
-      labels.push_back(l.get<std::string>());
+      if (labels) labels->push_back(l.get<std::string>());
     }
     j.erase("labels");
   }
-  Config config = parse_config(j);
+  return parse_config(j);
+}
+
+LoadedCheckpoint load_model(const std::string& path) {
+  Checkpoint raw = load_checkpoint(path);
+  std::vector<std::string> labels;
+  Config config = checkpoint_config(raw, path, &labels);
   ArchiveReader r(raw.tokenizer, path + " (tokenizer)");
   Tokenizer tokenizer = Tokenizer::read(r);
   config.model = resolve_model_config(config, tokenizer, static_cast<int64_t>(labels.size()));

@@ -21,6 +21,9 @@ std::vector<std::string> task_specials(Task task);
 // pad_id, and n_classes (0 means the number of labels, when there are labels).
 ModelConfig resolve_model_config(const Config& config, const Tokenizer& tokenizer, int64_t n_labels = 0);
 
+// The config a checkpoint stores, as it was resolved; `labels` (when given) receives the classifier's label names.
+Config checkpoint_config(const Checkpoint& raw, const std::string& path, std::vector<std::string>* labels = nullptr);
+
 // Everything a command needs from a checkpoint. The model is in eval mode.
 struct LoadedCheckpoint {
   Config config;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "data/utf8.h"
 #include "train/rng_streams.h"
 
 namespace qkv {
@@ -29,6 +30,21 @@ EvalReport report(int64_t step, const EvalResult& on_train, const EvalResult& on
   return r;
 }
 
+// The task's sample, labelled and indented so that it stands apart from the step lines, and valid UTF-8 (a
+// byte-level model may end a sample inside a character, or make bytes that form none) so that the log stays
+// text for grep and editors.
+std::string labelled(const std::string& shown, int64_t step) {
+  std::string text = valid_utf8(shown), out = "sample at step " + std::to_string(step) + ":";
+  size_t start = text.rfind('\n', 0) == 0 ? 1 : 0;  // the newline a GPT sample starts from
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start || start < text.size()) out += "\n  | " + text.substr(start, end - start);
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string evaluate_and_keep_best(Run& run, RunOutput& output, Progress& progress, int64_t step) {
@@ -45,7 +61,7 @@ std::string evaluate_and_keep_best(Run& run, RunOutput& output, Progress& progre
   if (std::string failed = output.write_metrics(r.line); !failed.empty()) return failed;
   progress.print(r.text);
   std::string shown = comm.root() ? task.show(t.seed + static_cast<uint64_t>(step)) : "";
-  if (!shown.empty()) progress.print(shown);
+  if (!shown.empty()) progress.print(labelled(shown, step));
   task.model().module().train();
   if (std::isnan(run.state.best_val_loss) || on_val.loss < run.state.best_val_loss) {
     run.state.best_val_loss = on_val.loss;

@@ -2,9 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "train/run_folder.h"
 
 namespace qkv {
 namespace {
@@ -20,6 +22,15 @@ std::string non_finite_parameter(const std::vector<std::pair<std::string, Tensor
 }
 
 }  // namespace
+
+void prepare_run_folder(const Run& run, const TrainOptions& options) {
+  const std::string& dir = run.config.train.out_dir;
+  std::filesystem::create_directories(dir);
+  if (options.overwrite) clear_run_folder(dir, options.resume);
+  if (run.resumed) keep_metrics_through(dir + "/metrics.jsonl", run.state.step);
+  nlohmann::json j = to_json(run.config);
+  write_file_atomic(dir + "/config.json", j.dump(2) + "\n", /*faults=*/false);
+}
 
 RunOutput::RunOutput(Run& run, const std::string& resumed_from) : run_(run), out_dir_(run.config.train.out_dir) {
   if (run.comm().root()) metrics_.emplace(out_dir_ + "/metrics.jsonl", run.resumed);

@@ -12,6 +12,11 @@
 
 namespace qkv {
 
+// Readies train.out_dir on rank 0 before the first step: creates it; with --overwrite removes the files of
+// the run it replaces (clear_run_folder); on resume keeps metrics.jsonl only up to the resumed step, so that
+// no step is logged twice; and writes config.json, the resolved config as checkpoints store it.
+void prepare_run_folder(const Run& run, const TrainOptions& options);
+
 // A write that fails (a full disk, non-finite weights) is returned as why, for the caller to stop the run
 // with exit 3; every rank learns of it, so that all stop together.
 class RunOutput {

@@ -7,8 +7,11 @@
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "core/memory_info.h"
 #include "core/threads.h"
+#include "train/data_files.h"
 #include "train/model_io.h"
+#include "train/run_folder.h"
 
 namespace qkv {
 namespace {
@@ -46,44 +49,6 @@ Config resumed_config(const Config& stored, const std::vector<std::string>& over
   return parse_config(j);
 }
 
-// The data files a run reads, fingerprinted as they are now.
-std::vector<DataFingerprint> fingerprint_data(const DataConfig& d) {
-  std::vector<DataFingerprint> out;
-  for (const auto& [key, path] : {std::pair<const char*, std::string>{"data.train", d.train}, {"data.val", d.val}}) {
-    if (path.empty()) continue;
-    FileHash h = hash_file(path);
-    out.push_back({key, path, h.size, h.fnv1a64});
-  }
-  return out;
-}
-
-std::string describe(uint64_t size, uint64_t hash) {
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return std::to_string(size) + " bytes, FNV-1a 64 " + hex;
-}
-
-// NOTE [data change]: the batch stream of a resumed run is positions in the corpus, so a changed file would
-// silently train on other text than the run it continues. The files are compared with what the checkpoint
-// recorded; a mismatch stops unless the user says it is intended. Returns the fingerprints for this run.
-std::vector<DataFingerprint> checked_data(const std::vector<DataFingerprint>& recorded, const Config& config,
-                                          const TrainOptions& options) {
-  std::vector<DataFingerprint> now = fingerprint_data(config.data);
-  if (recorded.empty())
-    std::printf("note: %s records no data files (untrained, or written by an older qkv): not checked\n",
-                options.resume.c_str());
-  for (const DataFingerprint& was : recorded) {
-    auto it = std::find_if(now.begin(), now.end(), [&](const DataFingerprint& f) { return f.key == was.key; });
-    if (it != now.end() && *it == was) continue;
-    std::string what = was.key + " " + was.path + " is not the file " + options.resume + " was trained on: recorded " +
-                       describe(was.size, was.fnv1a64) + ", now " +
-                       (it == now.end() ? std::string("not given") : describe(it->size, it->fnv1a64));
-    QKV_CHECK(options.allow_data_change, what, "; pass --allow-data-change to resume on it anyway");
-    std::fprintf(stderr, "qkv: warning: %s; resuming anyway (--allow-data-change)\n", what.c_str());
-  }
-  return now;
-}
-
 // NOTE [ranks and resume]: the data of a step is its global batch (NOTE [batch keys]), so a run keeps its data
 // order on any number of ranks as long as its global batch stays the same. A run on several ranks therefore
 // records its global batch in train.global_batch; a resumed run keeps the global batch it had, and says so
@@ -114,6 +79,11 @@ void resolve_global_batch(TrainConfig& t, int ranks, bool resuming) {
 Config run_config(const Config& given, const TrainOptions& options, Comm& comm,
                   const std::optional<LoadedCheckpoint>& resumed) {
   Config config = resumed ? resumed_config(resumed->config, options.overrides) : given;
+  // NOTE [run folders]: a resumed run continues where its checkpoint is, not in the folder its config names
+  // (which may be the original of a copied folder).
+  const bool out_dir_set = std::any_of(options.overrides.begin(), options.overrides.end(),
+                                       [](const std::string& o) { return o.rfind("train.out_dir=", 0) == 0; });
+  if (resumed && !out_dir_set) config.train.out_dir = resume_folder(options.resume);
   resolve_global_batch(config.train, comm.size(), resumed.has_value());
   comm.set_timeout(config.train.comm_timeout);
   // The ranks on one machine share its cores.
@@ -176,18 +146,36 @@ Run set_up_run(const Config& given, const TrainOptions& options, Comm& comm) {
   Run run;
   run.resumed = resumed.has_value();
   run.config = run_config(given, options, comm, resumed);
+  // The data files first: a missing or changed file is the more basic mistake, and on resume a changed corpus
+  // may no longer tokenize, which would hide the cause. The task reads the files where they were found; the
+  // config keeps the paths as given.
+  Config reading = run.config;
+  std::vector<DataFingerprint> data =
+      resumed ? check_recorded_data(resumed->raw.state.data, reading.data, options.resume, options.allow_data_change)
+              : fingerprint_data(run.config.data);
+  // Rank 0 writes, so rank 0 decides; the others follow (an error on rank 0 ends every rank).
+  FolderUse use = comm.root() ? check_run_folder(resumed ? run.config : given, data, options.resume,
+                                                 resumed ? resumed->raw.state.step : -1, options.overwrite)
+                              : FolderUse::kWrite;
+  if (comm.any(use == FolderUse::kAlreadyDone)) {
+    run.already_done = true;
+    return run;
+  }
   std::optional<Checkpoint> from;  // train.init_from: its weights, and its tokenizer when the task can use it
   std::optional<Tokenizer> from_tokenizer;
   if (!resumed && !run.config.train.init_from.empty()) {
-    from.emplace(load_checkpoint(run.config.train.init_from));
+    from.emplace(with_key("train.init_from", [&] { return load_checkpoint(run.config.train.init_from); }));
     from_tokenizer = init_from_tokenizer(*from, run.config);
+    reading.data = run.config.data;  // init_from's tokenizer replaces data.tokenizer
   }
-  // On resume the data check comes first: a changed corpus may no longer tokenize, which would hide the cause.
-  std::vector<DataFingerprint> data;
-  if (resumed) data = checked_data(resumed->raw.state.data, run.config, options);
-  run.task =
-      resumed ? make_task(run.config, resumed->tokenizer, resumed->labels) : make_task(run.config, from_tokenizer);
-  if (!resumed) data = fingerprint_data(run.config.data);
+  auto fits = [&](const Config& c) {  // before the model is built: refuse a step that cannot fit
+    run.memory = estimate_memory(c, qkv::threads(), static_cast<double>(resident_memory()));
+    run.available = static_cast<double>(available_memory());
+    check_memory(run.memory, run.available, comm.local_size());
+  };
+  run.task = resumed ? make_task(reading, resumed->tokenizer, resumed->labels, fits)
+                     : make_task(reading, from_tokenizer, {}, fits);
+  run.config.model = reading.model;  // resolved from the data
   init_parameters(run, resumed, from);
   run.state.data = data;
   set_up_optimizer(run, comm, resumed, options);

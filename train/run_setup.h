@@ -11,6 +11,7 @@
 #include "train/comm.h"
 #include "train/config.h"
 #include "train/data_parallel.h"
+#include "train/memory_estimate.h"
 #include "train/optim.h"
 #include "train/task.h"
 #include "train/trainer.h"
@@ -25,13 +26,17 @@ struct Run {
   std::unique_ptr<GradientSync> sync;
   std::unique_ptr<Optimizer> optimizer;
   bool resumed = false;
+  bool already_done = false;  // train.out_dir holds this very run, finished: nothing was built
+  MemoryEstimate memory;      // of a step, made before the model was built
+  double available = -1.0;    // bytes available then (-1: unknown)
 
   Comm& comm() { return sync->comm(); }
 };
 
-// Loads the checkpoint of options.resume (or train.init_from), checks the data files on resume, builds the
-// task and model, sets the weights and the optimizer, and sets the threads and the ranks' timeout. Messages
-// go to stdout as it goes.
+// Loads the checkpoint of options.resume (or train.init_from), decides where the run writes and checks that
+// folder (NOTE [run folders]), checks the data files on resume, builds the task and, once the memory a step
+// needs is known to fit, the model; sets the weights and the optimizer, the threads and the ranks' timeout.
+// Messages go to stdout as it goes.
 Run set_up_run(const Config& config, const TrainOptions& options, Comm& comm);
 
 }  // namespace qkv

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "data/text_file.h"
+#include "train/data_files.h"
 
 namespace qkv {
 
@@ -49,13 +50,14 @@ std::unique_ptr<TrainTask> make_task_from(Config& config, TaskStart start) {
 }  // namespace
 
 std::unique_ptr<TrainTask> make_task(Config& config, std::optional<Tokenizer> tokenizer,
-                                     std::vector<std::string> labels) {
-  return make_task_from(config, TaskStart{std::move(tokenizer), std::move(labels), std::nullopt});
+                                     std::vector<std::string> labels, std::function<void(const Config&)> before_model) {
+  return make_task_from(config,
+                        TaskStart{std::move(tokenizer), std::move(labels), std::nullopt, std::move(before_model)});
 }
 
 std::unique_ptr<TrainTask> make_eval_task(const LoadedCheckpoint& checkpoint) {
   Config config = checkpoint.config;
-  return make_task_from(config, TaskStart{checkpoint.tokenizer, checkpoint.labels, checkpoint.model});
+  return make_task_from(config, TaskStart{checkpoint.tokenizer, checkpoint.labels, checkpoint.model, {}});
 }
 
 namespace {
@@ -111,10 +113,14 @@ std::pair<std::string, std::string> split_lines(const std::string& text, double 
   return {train, val};
 }
 
+std::string read_data_file(const char* key, const std::string& path) {
+  return with_key(key, [&] { return read_text(path); });
+}
+
 std::pair<std::string, std::string> read_tsv_splits(const DataConfig& data) {
-  std::string text = read_text(data.train);
+  std::string text = read_data_file("data.train", data.train);
   if (data.val.empty()) return split_lines(text, data.val_fraction);
-  return {std::move(text), read_text(data.val)};
+  return {std::move(text), read_data_file("data.val", data.val)};
 }
 
 }  // namespace qkv

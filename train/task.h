@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -122,6 +123,9 @@ struct TaskStart {
   // A checkpoint's model (with its tokenizer and resolved config): the task reads no data and serves
   // evaluate_file and show only.
   std::optional<AnyModel> model;
+  // Called with the config once its model is resolved from the data, before the model is built: where a run
+  // refuses a model that cannot fit in memory.
+  std::function<void(const Config&)> before_model;
 
   bool from_checkpoint() const {
     QKV_CHECK(!model || tokenizer, "task: a checkpoint's model comes with its tokenizer");
@@ -138,7 +142,8 @@ std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start);  // lm
 std::unique_ptr<TrainTask> make_classify_task(Config& config, TaskStart start);
 std::unique_ptr<TrainTask> make_seq2seq_task(Config& config, TaskStart start);
 std::unique_ptr<TrainTask> make_task(Config& config, std::optional<Tokenizer> tokenizer = std::nullopt,
-                                     std::vector<std::string> labels = {});
+                                     std::vector<std::string> labels = {},
+                                     std::function<void(const Config&)> before_model = {});
 
 // The task of a checkpoint around its model, for evaluate_file and show: reads no data, so a checkpoint is
 // evaluated without the training corpus its config names.
@@ -153,6 +158,9 @@ Tokenizer task_tokenizer(const DataConfig& data, const std::vector<std::string_v
 // Splits TSV text into train and val lines: every k-th line goes to val so that ordered files (the
 // dictionary's alphabetical pairs) give a val set drawn from all of them. fraction 0.1 -> every 10th line.
 std::pair<std::string, std::string> split_lines(const std::string& text, double fraction);
+
+// The text of a data file a config key names; errors name the key ("data.train: x.txt: no such file").
+std::string read_data_file(const char* key, const std::string& path);
 
 // The train and val TSV text of a config: data.val when given, else split_lines of data.train.
 std::pair<std::string, std::string> read_tsv_splits(const DataConfig& data);

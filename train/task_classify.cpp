@@ -127,6 +127,7 @@ std::unique_ptr<TrainTask> make_classify_task(Config& config, TaskStart start) {
                       Overlong::kTruncate, labels);
   QKV_CHECK(val.size() > 0, d.train, ": no validation examples (raise data.val_fraction or give data.val)");
   config.model = resolve_model_config(config, tokenizer, static_cast<int64_t>(labels.size()));
+  if (start.before_model) start.before_model(config);
   AnyModel model = build_model(config.model);
   std::printf("data: %s: %lld train and %lld val examples, %zu classes, %lld cut to %lld tokens\n", d.train.c_str(),
               static_cast<long long>(train.size()), static_cast<long long>(val.size()), labels.size(),

@@ -127,13 +127,20 @@ std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start) {
   if (start.from_checkpoint())
     return std::make_unique<LmTask>(config, std::move(*start.tokenizer), std::move(*start.model), std::nullopt);
   const DataConfig& d = config.data;
-  std::string text = read_text(d.train);
+  std::string text = read_data_file("data.train", d.train);
   Tokenizer tokenizer = start.tokenizer ? std::move(*start.tokenizer) : task_tokenizer(d, {text});
   std::optional<std::vector<int32_t>> val;
-  if (!d.val.empty()) val = tokenizer.encode(read_text(d.val));
+  if (!d.val.empty()) val = tokenizer.encode(read_data_file("data.val", d.val));
   LmSplit split =
       split_lm(tokenizer.encode(text), d.train, d.val_fraction, std::move(val), d.val.empty() ? d.train : d.val);
+  // Every split must hold a window now: found at the first evaluation, it would end a run after many steps.
+  const int64_t T = config.model.block_size;
+  for (const LmDataset* s : {&split.train, &split.val})
+    QKV_CHECK(s->size() >= T + 1, s->name(), ": ", s->size(),
+              " tokens, shorter than one window of block_size + 1 = ", T + 1,
+              " (lower model.block_size, or give more text)");
   config.model = resolve_model_config(config, tokenizer);
+  if (start.before_model) start.before_model(config);
   long long n_train = split.train.size(), n_val = split.val.size();
   auto task = std::make_unique<LmTask>(config, std::move(tokenizer), build_model(config.model), std::move(split));
   std::printf("data: %s: %lld train tokens, %lld val tokens, vocabulary %d (%s)\n", d.train.c_str(), n_train, n_val,

@@ -142,6 +142,7 @@ std::unique_ptr<TrainTask> make_seq2seq_task(Config& config, TaskStart start) {
   QKV_CHECK(train.size() > 0 && val.size() > 0, d.train, ": needs training and validation pairs (", train.size(),
             " and ", val.size(), " within max_len ", max_len, ")");
   config.model = resolve_model_config(config, tokenizer);
+  if (start.before_model) start.before_model(config);
   AnyModel model = build_model(config.model);
   std::printf("data: %s: %lld train and %lld val pairs, vocabulary %d (%s), %lld dropped as longer than %lld\n",
               d.train.c_str(), static_cast<long long>(train.size()), static_cast<long long>(val.size()),

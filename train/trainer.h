@@ -22,13 +22,17 @@ struct TrainOptions {
   bool profile = false;                // print the time per op at the end (includes evaluation's share)
   bool allow_data_change = false;      // resume even if a data file differs from the one the checkpoint recorded
   Comm* comm = nullptr;                // the ranks of a data-parallel job (nullptr: this process alone)
+  bool overwrite = false;              // replace the run train.out_dir holds (NOTE [run folders])
+  bool verbose = false;                // print the whole resolved config at the start
 };
 
 // Runs `config` (or the resumed checkpoint's config) and returns the process exit code of docs/DESIGN.md:
-// 0 done; 3 the run could not go on (a non-finite loss or parameters, a checkpoint or metrics write that
-// failed), with one line on stderr naming the step and the last good checkpoint; 130 / 143 interrupted by
-// SIGINT / SIGTERM (after saving). A resumed run whose data files differ from the recorded ones is a
-// qkv::Error unless options.allow_data_change.
+// 0 done (or nothing to do: train.out_dir holds this very run, finished); 3 the run could not go on (a
+// non-finite loss or parameters, a checkpoint or metrics write that failed), with one line on stderr naming
+// the step and the last good checkpoint; 130 / 143 interrupted by SIGINT / SIGTERM (after saving the last
+// completed step). A qkv::Error before the first step: a resumed run whose data files differ from the
+// recorded ones (unless options.allow_data_change), an out_dir holding another run (NOTE [run folders]), a
+// step that cannot fit in memory, a split shorter than one window.
 int train(const Config& config, const TrainOptions& options);
 
 // One update (step counted from 1): this rank's micro-batches of the step's global batch, the gradients summed

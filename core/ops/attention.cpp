@@ -24,6 +24,7 @@
 #include "core/ops/matmul.h"
 #include "core/profile.h"
 #include "core/rng.h"
+#include "core/stop.h"
 #include "core/threads.h"
 
 namespace qkv {
@@ -169,6 +170,7 @@ void attention_forward_pair(const Dims& d, int64_t pair, const Heads& q, const H
   const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
   float* O = out + b * d.Tq * d.width + h * d.hs;
   for (int64_t i0 = 0; i0 < d.Tq; i0 += block) {
+    if (stop_requested()) return;  // the caller throws once the threads are done
     const int64_t rows = std::min(block, d.Tq - i0);
     const auto [key0, key_end] = block_keys(d, i0, rows);
     const int64_t keys = key_end - key0;
@@ -211,6 +213,7 @@ void attention_forward(const Dims& d, const Heads& q, const Heads& k, const Head
     float* P = scratch.data() + thread_index() * scratch.size(1);
     attention_forward_pair(d, pair, q, k, v, padding, out, lse, weights, {P, nullptr, P + block * d.Tk});
   }
+  check_stop();  // NOTE [stop between ops]: a long attention ends between blocks; its output is not used
 }
 
 // One row of dS = P (dP - rowsum(dP P)) / sqrt(hs), in place in `row`, which holds dP' = dO v^T: the dropout's
@@ -235,6 +238,7 @@ void attention_backward_pair(const Dims& d, int64_t pair, const Heads& q, const 
   const float *pq = q.x.data(), *pk = k.x.data(), *pv = v.x.data();
   const float* dO = dout + b * d.Tq * d.width + h * d.hs;
   for (int64_t i0 = 0; i0 < d.Tq; i0 += block) {
+    if (stop_requested()) return;  // the caller throws once the threads are done
     const int64_t rows = std::min(block, d.Tq - i0);
     const auto [key0, key_end] = block_keys(d, i0, rows);
     const int64_t keys = key_end - key0;
@@ -278,6 +282,7 @@ void attention_backward(const Dims& d, const Heads& q, const Heads& k, const Hea
     float* P = work.data() + thread_index() * work.size(1);
     attention_backward_pair(d, pair, q, k, v, padding, lse, dout, g, {P, P + block * d.Tk, P + 2 * block * d.Tk});
   }
+  check_stop();
 }
 
 }  // namespace

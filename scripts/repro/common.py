@@ -101,9 +101,10 @@ def run(cmd, stdin=None, log=None, echo=None, nice=True):
 
 def train(qkv, config, overrides, out_dir, what):
     """qkv train CONFIG --set ... with its output in OUT_DIR/train.log; the eval lines are printed live.
-    Returns the wall time in seconds."""
+    Returns the wall time in seconds. A rerun trains again: OUT_DIR is the script's own, so --overwrite."""
     os.makedirs(out_dir, exist_ok=True)
     cmd = [qkv, "train", config] + [x for kv in overrides for x in ("--set", kv)] + ["--set", "train.out_dir=" + out_dir]
+    cmd.append("--overwrite")
     print(f"  {what}: {show(cmd)}", flush=True)
     is_eval = lambda line: (line.startswith("step ") and ": train loss" in line) or line.startswith("init_from")
     _, seconds = run(cmd, log=os.path.join(out_dir, "train.log"), echo=is_eval)

@@ -103,7 +103,7 @@ def main():
     if not args.skip_train:
         os.makedirs(args.out, exist_ok=True)
         cmd = [qkv, "train", args.config] + [x for kv in overrides for x in ("--set", kv)]
-        cmd += ["--set", "train.out_dir=" + args.out, "--stop-at", str(recipe)]
+        cmd += ["--set", "train.out_dir=" + args.out, "--stop-at", str(recipe), "--overwrite"]  # a rerun starts over
         print(f"  qkv train to step {recipe}: {common.show(cmd)}", flush=True)
         _, seconds[("qkv", recipe)] = common.run(cmd, log=os.path.join(args.out, "train.log"))
         shutil.copyfile(ckpt, ckpt_recipe)

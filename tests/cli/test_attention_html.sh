@@ -26,7 +26,10 @@ grep '^<tr><th>.*data-w=' attn.html | awk '{ n = split($0, a, "data-w=\""); s = 
 # Causal: the first query sees only itself, so its row is 1 then zeros.
 row0=$(grep -m1 '^<tr><th>.*data-w=' attn.html | grep -o 'data-w="[^"]*"' | tr '\n' ' ')
 [[ "$row0" == 'data-w="1" data-w="0" data-w="0" '* ]] || fail "first row of a causal map: $row0"
-! grep -Eq '<script|src=|href=|url\(' attn.html || fail "the page refers to something outside itself"
+! grep -Eq '<script|src=|href="[^#]|url\(' attn.html || fail "the page refers to something outside itself"
+# An index links each map; the masked (future) cells of a causal map are drawn as such, not as weight 0.
+[ "$(grep -o '<a href="#self-l[0-9]-h[0-9]">' attn.html | sort -u | wc -l)" -eq 4 ] || fail "the index does not link 4 maps"
+[ "$(grep -o '<td class="m" data-w="0"' attn.html | wc -l)" -eq $((4 * 31 * 30 / 2)) ] || fail "masked cells not marked"
 
 # Labels are escaped: '<' and '&' as entities, never raw markup.
 "$qkv" attention gpt/ckpt.qkv --text "the <cat> & the" --layer 1 --out escaped.html >/dev/null

@@ -15,6 +15,8 @@
 #include "train/checkpoint.h"
 #include "train/cli/attention.h"
 #include "train/cli/attention_map.h"
+#include "train/cli/attention_page.h"
+#include "train/cli/attention_svg.h"
 #include "train/model_io.h"
 
 using namespace qkv;
@@ -234,6 +236,59 @@ TEST_CASE("attention_map: a GPT's page shows its own causal weights, every layer
   CHECK(page.find("http") == std::string::npos);  // nothing to fetch
 }
 
+TEST_CASE("attention_page: an index links every map, and masked cells have a style of their own") {
+  Tiny t = tiny(ModelKind::Gpt, {});
+  std::vector<AttentionMap> maps = attention_maps(t.model, t.tokenizer, kText);
+  std::string page = attention_html(maps, "gpt");
+  // The index: one link per map, each to a figure of that id holding that map's table.
+  size_t nav = page.find("<nav id=\"index\">"), nav_end = page.find("</nav>");
+  REQUIRE(nav != std::string::npos);
+  REQUIRE(nav_end > nav);
+  CHECK(count(page.substr(nav, nav_end - nav), "<a href=\"#") == maps.size());
+  for (const AttentionMap& m : maps) {
+    std::string id = map_id(m);
+    INFO(id);
+    CHECK(page.find("<a href=\"#" + id + "\">", nav) < nav_end);
+    size_t figure = page.find("<figure id=\"" + id + "\">");
+    REQUIRE(figure != std::string::npos);
+    size_t table = page.find("<table class=\"map\"", figure);
+    CHECK(attr(page, table, "data-layer") == std::to_string(m.layer));
+    CHECK(attr(page, table, "data-head") == std::to_string(m.head));
+  }
+  // Masked cells: the keys after each query, class "m", weight 0, no colour of their own; the style and the
+  // legend say what they are.
+  const size_t n = 18, per_map = n * (n - 1) / 2;
+  CHECK(count(page, "<td class=\"m\" data-w=\"0\"") == maps.size() * per_map);
+  CHECK(count(page, "<td class=\"m\"") == maps.size() * per_map);
+  CHECK(page.find(".m,.swatch{background:repeating-linear-gradient(") != std::string::npos);
+  CHECK(page.find("<span class=\"swatch\"></span> masked:") != std::string::npos);
+  // An encoder sees every key: nothing is masked, and the legend does not mention masking.
+  Tiny e = tiny(ModelKind::Encoder, {"PAD", "MASK", "CLS"});
+  std::string open = attention_html(attention_maps(e.model, e.tokenizer, kText), "encoder");
+  CHECK(count(open, "class=\"m\"") == 0);
+  CHECK(open.find("masked:") == std::string::npos);
+}
+
+TEST_CASE("attention_page: maps of a 4-head layer sit side by side at 1280 px, and a long text gets fewer") {
+  // The widths the page is drawn at: the body's margins (2 x 24 px) and the gaps between maps (20 px).
+  auto fits = [](const PageLayout& at) { return at.per_row * at.map_width + (at.per_row - 1) * 20 <= 1280 - 48; };
+  PageLayout short_text = page_layout(31, 1, 4);
+  CHECK(short_text.per_row == 4);  // a layer a row
+  CHECK(short_text.cell >= 7);
+  CHECK(fits(short_text));
+  PageLayout issue = page_layout(43, 1, 4);  // the 730 px maps of the issue, one a row before
+  CHECK(issue.per_row >= 3);
+  CHECK(fits(issue));
+  PageLayout two_heads = page_layout(20, 1, 2);
+  CHECK(two_heads.per_row == 2);
+  CHECK(two_heads.cell == 14);  // no smaller than it needs to be
+  PageLayout long_text = page_layout(300, 1, 4);
+  CHECK(long_text.per_row == 1);
+  CHECK(long_text.cell >= 4);
+  CHECK(long_text.font <= long_text.cell + 3);
+  for (const PageLayout& at : {short_text, issue, two_heads}) CHECK(at.font <= at.cell + 1);
+}
+
 TEST_CASE("attention_map: an encoder's maps are bidirectional, and a classifier's start at CLS") {
   Tiny t = tiny(ModelKind::Encoder, {"PAD", "MASK", "CLS"});
   std::vector<Tensor> own;
@@ -318,7 +373,9 @@ TEST_CASE("attention_map: the SVG holds one head, a rect per cell with its weigh
   CHECK(attr(svg, g, "data-kind") == "self");
   std::vector<double> cells = weights_in(svg, 0, svg.size());
   REQUIRE(cells.size() == 18 * 18);
-  CHECK(count(svg, "<rect ") == 18 * 18 + 2);  // the cells, the background and the scale
+  CHECK(count(svg, "<rect ") == 18 * 18 + 2);                              // the cells, the background and the scale
+  CHECK(count(svg, "fill=\"url(#masked)\" data-w=\"0\"") == 18 * 17 / 2);  // hatched above the diagonal
+  CHECK(svg.find("masked (cannot be seen)") != std::string::npos);
   double worst = 0;
   for (size_t i = 0; i < cells.size(); ++i) worst = std::max(worst, std::abs(cells[i] - m.weights[i]));
   CHECK(worst <= 1e-5);

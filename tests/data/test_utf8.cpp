@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <utility>
 
 #include "core/error.h"
 #include "data/text_file.h"
@@ -81,4 +82,53 @@ TEST_CASE("data: read_text reports missing, empty and directory paths") {
         std::string::npos);
   CHECK(message_of([&] { read_text(dir.string()); }).find("is a directory") != std::string::npos);
   fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "data: Utf8Stream holds a character split over tokens until its last byte, and replaces only bytes "
+    "that can form none") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  Utf8Stream s;
+  CHECK(s.push("the \xF0\x9F") == "the ");  // an emoji's first two bytes: nothing to write yet
+  CHECK(s.push("\x98") == "");
+  CHECK(s.push("\x80!") == "\xF0\x9F\x98\x80!");
+  CHECK(s.push("\xE6") == "");  // a CJK character one byte at a time
+  CHECK(s.push("\x97") == "");
+  CHECK(s.push("\xA5") == "\xE6\x97\xA5");
+  CHECK(s.finish() == "");
+  // What BPE runs printed: a lone continuation byte becomes one U+FFFD, the text around it stays.
+  CHECK(valid_utf8("thein\x80"
+                   "able") == "thein" + fffd + "able");
+  // A sequence broken by a byte that cannot continue it: one U+FFFD for the maximal subpart, then the byte.
+  Utf8Stream broken;
+  CHECK(broken.push("\xF0\x9F\x98") == "");
+  CHECK(broken.push("A") == fffd + "A");
+  // Overlong forms, surrogates, bytes that never occur: replaced as Unicode's conversion practice says.
+  CHECK(valid_utf8("\xE0\x80\xAF") == fffd + fffd + fffd);
+  CHECK(valid_utf8("\xED\xA0\x80") == fffd + fffd + fffd);
+  CHECK(valid_utf8("\xC0\xFF") == fffd + fffd);
+  CHECK(valid_utf8("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);
+  // An unfinished character at the end is one U+FFFD.
+  Utf8Stream cut;
+  CHECK(cut.push("ab\xE6\x97") == "ab");
+  CHECK(cut.finish() == fffd);
+  CHECK(cut.finish() == "");
+  // Whatever the bytes and however they are cut, the output is valid UTF-8 and valid input passes unchanged.
+  uint32_t x = 12345;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string bytes, out;
+    Utf8Stream t;
+    for (int i = 0; i < 40; ++i) {
+      x = x * 1664525u + 1013904223u;
+      bytes += static_cast<char>(x >> 24);
+      if ((x >> 8) % 3 == 0) out += t.push(std::exchange(bytes, ""));
+    }
+    out += t.push(bytes) + t.finish();
+    CHECK_NOTHROW(check_utf8(out, "stream"));
+  }
+  const std::string text = "na\xC3\xAFve \xE2\x82\xAC \xF0\x9F\x98\x80 done";
+  std::string whole;
+  Utf8Stream byte_by_byte;
+  for (char c : text) whole += byte_by_byte.push(std::string(1, c));
+  CHECK(whole + byte_by_byte.finish() == text);
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/archive.h"
 #include "core/error.h"
@@ -126,20 +127,22 @@ TEST_CASE("checkpoint: parameters of another shape or name are reported by name"
   CHECK(skipped == std::vector<std::string>{"transformer.wte.weight", "extra.weight"});
 }
 
-TEST_CASE("checkpoint: data fingerprints round-trip, and version 1 files, which have none, are still read") {
+TEST_CASE("checkpoint: data fingerprints round-trip, and versions 1 and 2 are still read") {
   Rng rng(4);
   GPT model(tiny());
   model.init_weights(rng);
   std::string path = temp_path("fingerprints.qkv");
   Checkpoint c = make(model);
-  c.state.data = {{"data.train", "story.txt", 18600, 0x115a620d9f0ef98dull}, {"data.val", "v.txt", 3, 7}};
+  c.state.data = {{"data.train", "story.txt", "/runs/story.txt", 18600, 0x115a620d9f0ef98dull},
+                  {"data.val", "v.txt", "", 3, 7}};
   save_checkpoint(path, c);
   CHECK(load_checkpoint(path).state.data == c.state.data);
 
-  // Version 1 was version 2 without the fingerprint count at the end: made from a checkpoint without any.
+  // Version 2 was version 3 without the absolute paths, so a checkpoint without fingerprints is the same
+  // payload; version 1 was version 2 without the fingerprint count at the end.
   c.state.data.clear();
   save_checkpoint(path, c);
-  std::string v2 = read_file(path);
+  std::string v3 = read_file(path);
   auto seal = [](std::string bytes, uint32_t version) {
     auto put = [&](size_t at, uint64_t v, int n) {
       for (int i = 0; i < n; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -149,6 +152,8 @@ TEST_CASE("checkpoint: data fingerprints round-trip, and version 1 files, which 
     put(20, fnv1a64(std::string_view(bytes).substr(28)), 8);
     return bytes;
   };
+  std::string v2 = seal(v3, 2);
+  CHECK(parse_checkpoint(v2, "v2.qkv").state.step == 7);
   std::string v1 = seal(v2.substr(0, v2.size() - 8), 1);
   Checkpoint back = parse_checkpoint(v1, "v1.qkv");
   CHECK(back.state.step == 7);
@@ -156,8 +161,8 @@ TEST_CASE("checkpoint: data fingerprints round-trip, and version 1 files, which 
   CHECK(back.params.size() == c.params.size());
   CHECK_THROWS_WITH_AS(parse_checkpoint(seal(v2, 1), "v1.qkv"),
                        doctest::Contains("8 unexpected bytes after the train state"), Error);
-  CHECK_THROWS_WITH_AS(parse_checkpoint(seal(v2, 3), "v3.qkv"),
-                       doctest::Contains("format version 3, this qkv reads versions 1 to 2"), Error);
+  CHECK_THROWS_WITH_AS(parse_checkpoint(seal(v2, 4), "v4.qkv"),
+                       doctest::Contains("format version 4, this qkv reads versions 1 to 3"), Error);
 
   // A file written by qkv before version 2 (the fuzz seed of an untrained GPT, kept as a fixture).
   std::string fixture = (std::filesystem::path(__FILE__).parent_path() / "fixtures" / "checkpoint-v1.qkv").string();
@@ -197,4 +202,25 @@ TEST_CASE(
   ::unsetenv("QKV_FAULT");
   CHECK(write_fault_from_env().kind == WriteFault::Kind::kNone);
   std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: the checkpoints committed as fixtures and fuzz seeds carry no machine's paths") {
+  // A trained checkpoint records where its data was read (an absolute path), which would tie a committed
+  // fixture to the machine that made it; the committed ones must record none, and no absolute data path.
+  const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  size_t seen = 0;
+  for (const char* dir : {"tests/train/fixtures", "fuzz/corpus/checkpoint"})
+    for (const auto& entry : std::filesystem::directory_iterator(root / dir)) {
+      if (entry.path().extension() != ".qkv") continue;
+      INFO(entry.path().string());
+      Checkpoint c = load_checkpoint(entry.path().string());
+      for (const DataFingerprint& f : c.state.data) {
+        CHECK(f.absolute.empty());
+        CHECK(f.path.rfind('/', 0) != 0);
+      }
+      nlohmann::json config = nlohmann::json::parse(c.config_json);
+      for (const char* key : {"train", "val"}) CHECK(config["data"][key].get<std::string>().rfind('/', 0) != 0);
+      ++seen;
+    }
+  CHECK(seen >= 5);
 }

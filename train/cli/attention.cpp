@@ -6,6 +6,8 @@
 #include "core/archive.h"
 #include "core/error.h"
 #include "train/cli/attention_map.h"
+#include "train/cli/attention_page.h"
+#include "train/cli/attention_svg.h"
 #include "train/cli/commands.h"
 #include "train/model_io.h"
 

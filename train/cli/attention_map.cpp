@@ -71,144 +71,6 @@ std::vector<AttentionMap> seq2seq_maps(Seq2Seq& model, const Tokenizer& tokenize
   return maps;
 }
 
-// ---- drawing ----
-
-// Whitespace tokens would be invisible labels; these stand-ins keep them readable. Bytes of a split UTF-8
-// character stay as they are and become '?' in xml_escape.
-std::string visible(const std::string& token) {
-  std::string out;
-  for (char ch : token) {
-    if (ch == ' ')
-      out += "\u2423";  // open box
-    else if (ch == '\n')
-      out += "\u21b5";  // return arrow
-    else if (ch == '\t')
-      out += "\u21e5";  // tab arrow
-    else
-      out += ch;
-  }
-  return out;
-}
-
-std::string label(const std::string& token) { return xml_escape(visible(token)); }
-
-// Six significant digits: enough to check a page against the model to 1e-5, short enough for big pages.
-std::string weight_text(float w) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(w));
-  return buf;
-}
-
-// White to navy (the ends and middle of ColorBrewer's Blues): zero is white, so masked cells disappear into
-// the page and the eye goes to where the weight is. The legends draw the same stops as gradients.
-constexpr int kStops[3][3] = {{247, 251, 255}, {107, 174, 214}, {8, 48, 107}};
-
-std::string colour(float w) {
-  double t = std::isfinite(w) ? std::clamp(static_cast<double>(w), 0.0, 1.0) * 2.0 : 0.0;
-  int i = t >= 1.0 ? 1 : 0;
-  double f = t - i;
-  char buf[8];
-  int c[3];
-  for (int k = 0; k < 3; ++k)
-    c[k] = static_cast<int>(std::lround(kStops[i][k] + f * (kStops[i + 1][k] - kStops[i][k])));
-  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", c[0], c[1], c[2]);
-  return buf;
-}
-
-// "bank (3) → the (0): 0.25", the hover text of a cell.
-std::string cell_title(const AttentionMap& m, size_t q, size_t k, const std::string& w) {
-  return label(m.queries[q]) + " (" + std::to_string(q) + ") \u2192 " + label(m.keys[k]) + " (" + std::to_string(k) +
-         "): " + w;
-}
-
-std::string describe(const std::string& kind) {
-  if (kind == "cross") return "cross-attention (target queries, source keys)";
-  if (kind == "decoder-self") return "decoder self-attention";
-  return "self-attention";
-}
-
-std::string data_attributes(const AttentionMap& m) {
-  return " data-kind=\"" + m.kind + "\" data-layer=\"" + std::to_string(m.layer) + "\" data-head=\"" +
-         std::to_string(m.head) + "\"";
-}
-
-const char* const kStyle = R"(body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fff}
-h1{font-size:18px;margin:0 0 4px}h2{font-size:15px;margin:20px 0 8px}
-.legend{display:flex;align-items:center;gap:8px;margin:12px 0}
-.bar{display:inline-block;width:240px;height:14px;border:1px solid #999;background:linear-gradient(to right,%STOPS%)}
-.layer{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
-figure{margin:0}figcaption{font-weight:600;margin-bottom:4px}
-table.map{border-collapse:collapse;font:11px monospace}
-.map td{width:14px;min-width:14px;height:14px;padding:0;border:1px solid #fff}
-.map td:hover{outline:2px solid #d62728}
-.map th{font-weight:normal;padding:0 4px;white-space:pre}
-.map thead th{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;padding:4px 0}
-.map tbody th{text-align:right}
-)";
-
-std::string style() {
-  std::string s = kStyle;
-  s.replace(s.find("%STOPS%"), 7, colour(0.0f) + "," + colour(0.5f) + "," + colour(1.0f));
-  return s;
-}
-
-void html_table(std::ostringstream& o, const AttentionMap& m) {
-  o << "<figure><figcaption>head " << m.head << "</figcaption>\n<table class=\"map\"" << data_attributes(m) << ">\n";
-  o << "<thead><tr><th></th>";
-  for (const std::string& k : m.keys) o << "<th>" << label(k) << "</th>";
-  o << "</tr></thead>\n<tbody>\n";
-  for (size_t q = 0; q < m.queries.size(); ++q) {
-    o << "<tr><th>" << label(m.queries[q]) << "</th>";
-    for (size_t k = 0; k < m.keys.size(); ++k) {
-      float w = m.weights[q * m.keys.size() + k];
-      std::string text = weight_text(w);
-      o << "<td data-w=\"" << text << "\" title=\"" << cell_title(m, q, k, text)
-        << "\" style=\"background:" << colour(w) << "\"></td>";
-    }
-    o << "</tr>\n";
-  }
-  o << "</tbody></table></figure>\n";
-}
-
-// ---- the SVG ----
-
-constexpr int kCell = 16, kChar = 7, kPad = 8;
-
-// Characters, not bytes: UTF-8 lead bytes. Labels are monospace, so this gives their width.
-int chars(const std::string& s) {
-  return static_cast<int>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
-
-// Where the parts of one map go: row labels left of the grid, column labels above it, the scale below.
-struct SvgLayout {
-  int left = 0, top = 0, width = 0, height = 0, legend_y = 0;
-  int x(size_t key) const { return left + static_cast<int>(key) * kCell; }
-  int y(size_t query) const { return top + static_cast<int>(query) * kCell; }
-};
-
-SvgLayout svg_layout(const AttentionMap& m, const std::string& heading) {
-  int query_w = 0, key_h = 0;
-  for (const std::string& q : m.queries) query_w = std::max(query_w, chars(visible(q)) * kChar);
-  for (const std::string& k : m.keys) key_h = std::max(key_h, chars(visible(k)) * kChar);
-  SvgLayout at;
-  at.left = kPad + query_w + kPad;
-  at.top = 28 + key_h + kPad;
-  at.legend_y = at.y(m.queries.size()) + 16;
-  const int heading_w = kPad + chars(heading) * 8;  // sans-serif at 13px: a generous 8px a character
-  at.width = std::max({at.x(m.keys.size()) + kPad, heading_w, 320});
-  at.height = at.legend_y + 34;
-  return at;
-}
-
-void svg_legend(std::ostringstream& o, int y) {
-  o << "<defs><linearGradient id=\"scale\"><stop offset=\"0\" stop-color=\"" << colour(0.0f)
-    << "\"/><stop offset=\"0.5\" stop-color=\"" << colour(0.5f) << "\"/><stop offset=\"1\" stop-color=\""
-    << colour(1.0f) << "\"/></linearGradient></defs>\n<text x=\"" << kPad << "\" y=\"" << y + 11
-    << "\">weight 0</text>\n<rect x=\"" << kPad + 64 << "\" y=\"" << y
-    << "\" width=\"200\" height=\"12\" fill=\"url(#scale)\" stroke=\"#999\"/>\n<text x=\"" << kPad + 272 << "\" y=\""
-    << y + 11 << "\">1</text>\n";
-}
-
 }  // namespace
 
 std::vector<AttentionMap> split_heads(const std::vector<Tensor>& layers, const std::string& kind,
@@ -221,10 +83,20 @@ std::vector<AttentionMap> split_heads(const std::vector<Tensor>& layers, const s
               l, " gave no ", kind, " weights of shape [1, heads, ", Tq, ", ", Tk, "]");
     for (int64_t h = 0; h < w.size(1); ++h) {
       const float* p = w.data() + h * Tq * Tk;
-      maps.push_back({kind, static_cast<int64_t>(l), h, queries, keys, std::vector<float>(p, p + Tq * Tk)});
+      maps.push_back({kind, static_cast<int64_t>(l), h, queries, keys, std::vector<float>(p, p + Tq * Tk), {}});
     }
   }
   return maps;
+}
+
+void mark_masked(AttentionMap& map, bool causal, int64_t window) {
+  const size_t nq = map.queries.size(), nk = map.keys.size();
+  map.masked.assign(nq * nk, 0);
+  for (size_t q = 0; q < nq; ++q)
+    for (size_t k = 0; k < nk; ++k) {
+      const int64_t gap = static_cast<int64_t>(q) - static_cast<int64_t>(k);
+      map.masked[q * nk + k] = (causal && gap < 0) || (window > 0 && (gap >= window || -gap >= window));
+    }
 }
 
 std::vector<AttentionMap> attention_maps(AnyModel& model, const Tokenizer& tokenizer, const std::string& text,
@@ -238,7 +110,7 @@ std::vector<AttentionMap> attention_maps(AnyModel& model, const Tokenizer& token
     std::vector<std::string> tokens = token_strings(tokenizer, ids);
     return split_heads(weights, "self", tokens, tokens);
   };
-  return model.visit(
+  std::vector<AttentionMap> maps = model.visit(
       Overloaded{[&](Seq2Seq& s2s) { return seq2seq_maps(s2s, tokenizer, text, target); },
                  [&](GPT& gpt) {
                    std::vector<int32_t> ids = encode_within(tokenizer, text, -1, "--text", m.block_size);
@@ -253,57 +125,13 @@ std::vector<AttentionMap> attention_maps(AnyModel& model, const Tokenizer& token
                    encoder.encode(row(ids), nullptr, &weights);
                    return self_maps(ids, weights);
                  }});
-}
-
-std::string attention_html(const std::vector<AttentionMap>& maps, const std::string& title) {
-  std::ostringstream o;
-  o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>qkv attention: "
-    << xml_escape(title) << "</title>\n<style>\n"
-    << style() << "</style>\n</head>\n<body>\n<h1>" << xml_escape(title) << "</h1>\n"
-    << "<p>Each row is a query token, each column a key it may attend to; a row's weights sum to 1. Hover over a "
-       "cell for its weight. \u2423 is a space, \u21b5 a newline.</p>\n"
-    << "<div class=\"legend\">weight 0 <span class=\"bar\"></span> 1</div>\n";
-  for (size_t i = 0; i < maps.size(); ++i) {
-    const AttentionMap& m = maps[i];
-    bool first = i == 0 || maps[i - 1].kind != m.kind || maps[i - 1].layer != m.layer;
-    if (first) o << "<section>\n<h2>layer " << m.layer << ": " << describe(m.kind) << "</h2>\n<div class=\"layer\">\n";
-    html_table(o, m);
-    bool last = i + 1 == maps.size() || maps[i + 1].kind != m.kind || maps[i + 1].layer != m.layer;
-    if (last) o << "</div>\n</section>\n";
+  // Which keys each query could see: causal for a GPT and a decoder, a window for local self-attention.
+  const int64_t window = m.attention == AttentionKind::Local ? m.window : 0;
+  for (AttentionMap& map : maps) {
+    const bool causal = map.kind == "decoder-self" || (map.kind == "self" && model.kind() == ModelKind::Gpt);
+    if (map.kind != "cross" && (causal || window > 0)) mark_masked(map, causal, window);
   }
-  o << "</body>\n</html>\n";
-  return o.str();
-}
-
-std::string attention_svg(const AttentionMap& m, const std::string& title) {
-  const std::string heading = xml_escape(title) + " \u2014 layer " + std::to_string(m.layer) + ", head " +
-                              std::to_string(m.head) + ", " + describe(m.kind);
-  const SvgLayout at = svg_layout(m, heading);
-  const size_t nk = m.keys.size();
-  std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << at.width << "\" height=\"" << at.height
-    << "\" viewBox=\"0 0 " << at.width << " " << at.height << "\" font-family=\"monospace\" font-size=\"11\">\n"
-    << "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
-    << "<text x=\"" << kPad << "\" y=\"18\" font-family=\"sans-serif\" font-size=\"13\">" << heading << "</text>\n";
-  for (size_t k = 0; k < nk; ++k)  // keys across, read bottom to top
-    o << "<text transform=\"translate(" << at.x(k) + kCell / 2 + 4 << "," << at.top - 4 << ") rotate(-90)\">"
-      << label(m.keys[k]) << "</text>\n";
-  o << "<g class=\"map\"" << data_attributes(m) << ">\n";
-  for (size_t q = 0; q < m.queries.size(); ++q) {
-    o << "<text x=\"" << at.left - 4 << "\" y=\"" << at.y(q) + 12 << "\" text-anchor=\"end\">" << label(m.queries[q])
-      << "</text>\n";
-    for (size_t k = 0; k < nk; ++k) {
-      float w = m.weights[q * nk + k];
-      std::string text = weight_text(w);
-      o << "<rect x=\"" << at.x(k) << "\" y=\"" << at.y(q) << "\" width=\"" << kCell - 1 << "\" height=\"" << kCell - 1
-        << "\" fill=\"" << colour(w) << "\" data-w=\"" << text << "\"><title>" << cell_title(m, q, k, text)
-        << "</title></rect>\n";
-    }
-  }
-  o << "</g>\n";
-  svg_legend(o, at.legend_y);
-  o << "</svg>\n";
-  return o.str();
+  return maps;
 }
 
 }  // namespace qkv::cli

@@ -21,25 +21,25 @@ struct AttentionMap {
   int64_t layer = 0, head = 0;
   std::vector<std::string> queries, keys;  // the tokens' strings as the tokenizer holds them
   std::vector<float> weights;              // [queries.size(), keys.size()], row-major
+  std::vector<uint8_t> masked;             // as weights: 1 where the query may not see the key; empty: none
+
+  bool is_masked(size_t q, size_t k) const { return !masked.empty() && masked[q * keys.size() + k] != 0; }
 };
 
 // One map per head from each layer's weights [1, NH, Tq, Tk] (layers in order).
 std::vector<AttentionMap> split_heads(const std::vector<Tensor>& layers, const std::string& kind,
                                       const std::vector<std::string>& queries, const std::vector<std::string>& keys);
 
+// Marks the cells a query may not see: keys after it (causal) and keys `window` or more positions away (> 0:
+// local attention), with queries and keys at the same positions.
+void mark_masked(AttentionMap& map, bool causal, int64_t window);
+
 // Puts the model in eval mode and runs it without gradients over `text`: every layer's and head's maps. A GPT
 // or Encoder gives its self-attention (an encoder classifier sees CLS first, as in training); a Seq2Seq its
 // encoder's over `text` as the source, and with a `target` the decoder's self- and cross-attention, teacher
 // forced on BOS + target. A text (or BOS + target) longer than block_size is a qkv::Error naming both lengths.
+// Causal and local self-attention maps mark their masked cells.
 std::vector<AttentionMap> attention_maps(AnyModel& model, const Tokenizer& tokenizer, const std::string& text,
                                          const std::string& target = "");
-
-// The page: a heading, a colour scale from 0 to 1, and one table per map grouped by kind and layer. Every
-// cell carries data-w (its weight, 6 significant digits) and a title; every table data-kind, data-layer and
-// data-head. Same maps, same bytes.
-std::string attention_html(const std::vector<AttentionMap>& maps, const std::string& title);
-
-// One map as an SVG: a <rect> per cell with the same data-w, labels as <text>, the scale below.
-std::string attention_svg(const AttentionMap& map, const std::string& title);
 
 }  // namespace qkv::cli

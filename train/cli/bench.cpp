@@ -11,10 +11,13 @@
 #include "core/gemm_log.h"
 #include "core/isa.h"
 #include "core/machine.h"
+#include "core/memory_info.h"
 #include "core/ops.h"
 #include "nn/generate.h"
 #include "train/cli/commands.h"
+#include "train/cli/output.h"
 #include "train/cli/precision_option.h"
+#include "train/memory_estimate.h"
 #include "train/metrics.h"
 #include "train/model_io.h"
 #include "train/optim.h"
@@ -339,8 +342,21 @@ void cmd_bench(const std::string& config_path, const std::vector<std::string>& o
   set_threads(static_cast<int>(o.threads > 0 ? o.threads : config.train.threads));
   use_precision(o.precision, config.train.precision);
   config.train.precision = precision();
+  const MemoryEstimate memory = estimate_memory(config, threads(), static_cast<double>(resident_memory()));
+  check_memory(memory, static_cast<double>(available_memory()), 1);
 
   BenchStep step(config);
+  if (o.memory) {  // one step, then the estimate beside what it took (NOTE [memory estimate])
+    step(0);
+    nlohmann::json j = {{"estimated_peak_mb", memory.total() / 1e6},
+                        {"peak_rss_mb", static_cast<double>(peak_resident_memory()) / 1e6},
+                        {"params", step.model().module().num_params()},
+                        {"estimated_params", memory.params}};
+    print_json_or(o.json, j,
+                  "peak memory: estimated " + format_bytes(memory.total()) + ", measured " +
+                      format_bytes(static_cast<double>(peak_resident_memory())) + " (peak RSS of one step)");
+    return;
+  }
   const StepTimes t = time_steps(step, o);
   const OwnShapes own = own_shapes(step, o.warmup + o.steps);
   const double peak = o.peak_gflops > 0 ? o.peak_gflops : measure_sgemm_peak();
@@ -397,6 +413,7 @@ void add_bench(CLI::App& app, Context& ctx) {
   cmd->add_flag("--profile", o.profile, "print the time per op, forward and backward");
   cmd->add_flag("--machine", o.machine,
                 "print the machine's limits (sgemm peak, memcpy bandwidth, BLAS core, CPU) and exit");
+  cmd->add_flag("--memory", o.memory, "run one step and print its estimated and measured peak memory");
   cmd->add_option("--generate", o.generate, "also time greedy GPT sampling of N tokens")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   add_precision_option(cmd, o.precision);

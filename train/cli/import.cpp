@@ -10,12 +10,14 @@
 #include "train/config.h"
 #include "train/formats/safetensors.h"
 #include "train/model_io.h"
+#include "train/run_folder.h"
 #include "train/task.h"
 
 namespace qkv::cli {
 namespace {
 
-void cmd_import(const std::string& file, const std::string& config_path, const std::string& out) {
+void cmd_import(const std::string& file, const std::string& config_path, const std::string& out, bool overwrite) {
+  check_checkpoint_target(out, overwrite, "import");
   SafeTensorsFile f = read_safetensors(file);
   Config config = load_config(config_path);
   std::unique_ptr<TrainTask> task = make_task(config);  // the tokenizer comes from the config's data
@@ -39,14 +41,16 @@ void cmd_import(const std::string& file, const std::string& config_path, const s
 void add_import(CLI::App& app, Context& ctx) {
   struct Args {
     std::string file, config, out;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("import", "make a checkpoint from safetensors weights");
   cmd->add_option("file", a->file, "safetensors file")->required();
   cmd->add_option("--config", a->config, "the JSON config the weights fit")->required();
   cmd->add_option("--out", a->out, "checkpoint to write")->required();
+  cmd->add_flag("--overwrite", a->overwrite, "write --out even over a trained run's checkpoint");
   ctx.on(cmd, [a] {
-    cmd_import(a->file, a->config, a->out);
+    cmd_import(a->file, a->config, a->out, a->overwrite);
     return 0;
   });
 }

@@ -2,6 +2,7 @@
 // one line on stderr and the exit codes of docs/DESIGN.md: 2 for bad usage, config or input; 1 for an
 // internal failure.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "core/archive.h"
 #include "core/error.h"
 #include "core/isa.h"
+#include "core/spelling.h"
 #include "train/cli/commands.h"
 #include "train/comm.h"
 
@@ -39,12 +41,46 @@ int failed(qkv::Comm& comm, int code, const char* kind, const char* what) {
   return code;
 }
 
+// A first word that is no command gets a line naming the commands, not CLI11's "A subcommand is required";
+// empty when argv is fine (or starts with an option, which CLI11 reports).
+std::string command_error(int argc, char** argv, const CLI::App& app) {
+  std::vector<std::string> names;
+  std::string list;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+    list += (list.empty() ? "" : ", ") + sub->get_name();
+  }
+  if (argc < 2) return "give a command: " + list + " (qkv COMMAND --help says more)";
+  std::string first = argv[1];
+  if (first.empty() || first[0] == '-' || std::find(names.begin(), names.end(), first) != names.end()) return "";
+  // What other tools call these jobs; otherwise a near spelling.
+  const std::pair<const char*, const char*> synonyms[] = {
+      {"generate", "sample"}, {"evaluate", "eval"}, {"resume", "train --resume"}, {"fit", "train"}};
+  std::string guess = qkv::closest(first, names);
+  if (qkv::edit_distance(first, guess) > 2) guess.clear();
+  for (const auto& [other, ours] : synonyms)
+    if (first == other) guess = ours;
+  return "'" + first + "' is not a qkv command" + (guess.empty() ? "" : " (did you mean " + guess + "?)") +
+         "; the commands are: " + list;
+}
+
+// Every option shows its default in --help; an empty list ("[]") says nothing, so it is dropped.
+void tidy_defaults(CLI::App& app) {
+  for (CLI::Option* o : app.get_options())
+    if (o->get_default_str() == "[]") o->default_str("");
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) tidy_defaults(*sub);
+}
+
 int run(int argc, char** argv, qkv::Comm& comm) {
   CLI::App app{"qkv: train transformers on text, on CPUs"};
   app.set_version_flag("--version", std::string("qkv ") + QKV_VERSION);
   app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();  // every --help shows what an option is when not given
   Context ctx{comm, {}};
   for (auto add : kCommands) add(app, ctx);
+  tidy_defaults(app);
+  if (std::string wrong = command_error(argc, argv, app); !wrong.empty())
+    return failed(comm, 2, "error", wrong.c_str());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "data/utf8.h"
 #include "nn/generate.h"
 #include "train/cli/commands.h"
 #include "train/cli/precision_option.h"
@@ -30,7 +31,16 @@ void cmd_sample(const SampleArgs& a) {
   o.top_k = a.top_k;
   o.top_p = a.top_p;
   o.seed = a.seed;
-  std::printf("%s\n", c.tokenizer->decode(generate(c.model.gpt(), prompt, o)).c_str());
+  // Printed as the tokens come, as valid UTF-8: a character split over two tokens waits for its second.
+  Utf8Stream text;
+  auto put = [](const std::string& s) {
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+  };
+  put(text.push(c.tokenizer->decode(prompt)));
+  o.on_token = [&](int32_t id) { put(text.push(c.tokenizer->decode(std::span<const int32_t>(&id, 1)))); };
+  generate(c.model.gpt(), prompt, o);
+  put(text.finish() + "\n");
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ void add_train(CLI::App& app, Context& ctx) {
   cmd->add_flag("--profile", o.profile, "print the time per op at the end");
   cmd->add_flag("--allow-data-change", o.allow_data_change,
                 "with --resume: continue even if the data files differ from the ones the checkpoint recorded");
+  cmd->add_flag("--overwrite", o.overwrite,
+                "replace the run train.out_dir already holds (without it a new run there is refused)");
+  cmd->add_flag("--verbose", o.verbose, "print the whole resolved config at the start (it is also in config.json)");
   ctx.on(cmd, [a, &ctx] {
     QKV_CHECK(!a->config.empty() || !a->options.resume.empty(), "train: give a config, or --resume a checkpoint");
     a->options.comm = &ctx.comm;

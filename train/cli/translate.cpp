@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "data/utf8.h"
 #include "nn/generate.h"
 #include "train/cli/commands.h"
 #include "train/cli/precision_option.h"
@@ -22,7 +23,9 @@ void cmd_translate(const std::string& ckpt, int64_t beam, const std::string& pre
   for (std::string line; std::getline(in, line);) {
     std::vector<int32_t> src = c.tokenizer->encode(line);
     if (static_cast<int64_t>(src.size()) > max_src) src.resize(max_src);  // longer sources are cut to the block
-    std::printf("%s\n", src.empty() ? "" : c.tokenizer->decode(translate(c.model.seq2seq(), src, o), true).c_str());
+    // Valid UTF-8 whatever the model makes: bytes that form no character become U+FFFD.
+    std::printf("%s\n",
+                src.empty() ? "" : valid_utf8(c.tokenizer->decode(translate(c.model.seq2seq(), src, o), true)).c_str());
   }
 }
 
