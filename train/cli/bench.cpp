@@ -26,8 +26,8 @@
 namespace qkv::cli {
 namespace {
 
-// qkv's gemm (OpenBLAS's sgemm, split over the threads) at 2048^3, the best of 3: the machine's practical
-// peak in GFLOP/s.
+// qkv's gemm() at 2048^3 in the process's precision and kernel path, split over the threads, the best of 3:
+// the practical peak in GFLOP/s that MFU is measured against.
 double measure_sgemm_peak() {
   const int n = 2048;
   std::vector<float> a(size_t{n} * n, 1.0f), b(size_t{n} * n, 1.0f), c(size_t{n} * n);
@@ -315,10 +315,10 @@ void print_bench(const std::string& config_path, const Config& config, const nlo
               j["tokens_per_s"].get<double>(), t.rss_mb);
   std::printf("%.3g FLOPs/token (%s, N the parameters without position tables)  %.1f GFLOP/s\n",
               j["flops_per_token"].get<double>(), flops_formula(m.kind), gflops);
-  std::printf("MFU %.1f%% of sgemm's %.0f GFLOP/s at 2048^3 (OpenBLAS %s)\n", 100.0 * gflops / peak, peak,
-              blas_core().c_str());
+  std::printf("MFU %.1f%% of gemm()'s %.0f GFLOP/s at 2048^3 (%s on the %s path; OpenBLAS core %s)\n",
+              100.0 * gflops / peak, peak, name(precision()), enum_name(kIsas, isa()), blas_core().c_str());
   std::printf(
-      "MFU %.1f%% of sgemm's %.0f GFLOP/s on the step's own %lld GEMM shapes (%lld calls: %.2f ms/step at "
+      "MFU %.1f%% of gemm()'s %.0f GFLOP/s on the step's own %lld GEMM shapes (%lld calls: %.2f ms/step at "
       "that rate)\n",
       100.0 * gflops / own_peak, own_peak, static_cast<long long>(j["gemm_shapes"].size()),
       static_cast<long long>(j["gemm_calls_per_step"].get<int64_t>()), j["gemm_ms_per_step"].get<double>());
