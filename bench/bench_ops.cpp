@@ -31,6 +31,7 @@
 
 extern "C" {
 char* openblas_get_config(void);
+void openblas_set_num_threads(int);
 char* openblas_get_corename(void);
 }
 
@@ -148,7 +149,9 @@ double gflop(const GemmCase& g) { return 2.0 * std::max<int64_t>(g.batch, 1) * g
 
 // The raw side of the comparison: one cblas_sgemm for 2-D operands; for batched ones, one cblas_sgemm per
 // matrix, either one after another (OpenBLAS threads each) or split over threads (each GEMM on one thread).
+// qkv keeps OpenBLAS on one thread (it splits GEMMs itself); the raw side runs OpenBLAS's own threading.
 void raw_gemm(const GemmCase& g, const float* A, const float* B, float* C, bool omp_batches) {
+  openblas_set_num_threads(omp_batches ? 1 : qkv::threads());
   int64_t count = std::max<int64_t>(g.batch, 1);
   auto one = [&](int64_t i) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, g.transpose_b ? CblasTrans : CblasNoTrans, static_cast<int>(g.M),
@@ -162,6 +165,7 @@ void raw_gemm(const GemmCase& g, const float* A, const float* B, float* C, bool 
   } else {
     for (int64_t i = 0; i < count; ++i) one(i);
   }
+  openblas_set_num_threads(1);
 }
 
 // The smallest ratio (matmul) and fraction of memcpy (bandwidth) seen, from medians and from best runs.

@@ -13,6 +13,7 @@ inline constexpr EnumName<Precision> kPrecisions[] = {{Precision::fp32, "fp32"},
 
 inline const char* name(Precision p) { return enum_name(kPrecisions, p); }
 
+// Choosing bf16 also resolves isa() (core/isa.h): a bad QKV_ISA throws qkv::Error here.
 void set_precision(Precision p);
 Precision precision();
 

@@ -42,15 +42,15 @@ std::atomic<int> g_team{0};
 // ~1,400 small regions waits for it ~1,400 times (27x slower than idle, measured). Sampling the load and
 // shrinking the team to the free cores keeps the step at least as fast as on one thread.
 struct TeamMonitor {
-  std::mutex mutex;
+  std::mutex mutex;  // one thread samples; the others keep the last team
   CpuLoad load;
-  std::chrono::steady_clock::time_point next{};
+  std::atomic<int64_t> next_ns{0};  // steady-clock time of the next sample
 };
 TeamMonitor& monitor() {
   static TeamMonitor m;
   return m;
 }
-constexpr auto kSampleEvery = std::chrono::milliseconds(100);
+constexpr int64_t kSampleEveryNs = 100'000'000;
 }  // namespace
 
 void set_threads(int n) {
@@ -74,11 +74,14 @@ int team() {
   static const bool adapt = adaptive();
   if (!adapt) return configured;
   TeamMonitor& m = monitor();
-  auto now = std::chrono::steady_clock::now();
-  std::unique_lock lock(m.mutex, std::try_to_lock);
-  if (lock.owns_lock() && now >= m.next) {
-    m.next = now + kSampleEvery;
-    g_team.store(team_for(configured, m.load.cpus(), m.load.others_busy()), std::memory_order_relaxed);
+  int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now >= m.next_ns.load(std::memory_order_relaxed)) {
+    std::unique_lock lock(m.mutex, std::try_to_lock);
+    if (lock.owns_lock() && now >= m.next_ns.load(std::memory_order_relaxed)) {
+      m.next_ns.store(now + kSampleEveryNs, std::memory_order_relaxed);
+      g_team.store(team_for(configured, m.load.cpus(), m.load.others_busy()), std::memory_order_relaxed);
+    }
   }
   return std::min(g_team.load(std::memory_order_relaxed), configured);
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "data/gpt2_pretokenize.h"
 #include "data/pretokenize.h"
 #include "data/tokenizer.h"
 
@@ -13,12 +14,12 @@ namespace qkv {
 void Tokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   const int32_t n = static_cast<int32_t>(word.size());
   if (n == 1) {
-    out.push_back(static_cast<unsigned char>(word[0]));
+    out.push_back(byte_ids_[static_cast<unsigned char>(word[0])]);
     return;
   }
   std::vector<int32_t> ids(static_cast<size_t>(n)), prev(static_cast<size_t>(n)), next(static_cast<size_t>(n));
   for (int32_t i = 0; i < n; ++i) {
-    ids[static_cast<size_t>(i)] = static_cast<unsigned char>(word[static_cast<size_t>(i)]);
+    ids[static_cast<size_t>(i)] = byte_ids_[static_cast<unsigned char>(word[static_cast<size_t>(i)])];
     prev[static_cast<size_t>(i)] = i - 1;
     next[static_cast<size_t>(i)] = i + 1 < n ? i + 1 : -1;
   }
@@ -27,11 +28,9 @@ void Tokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) co
   auto push = [&](int32_t pos) {
     int32_t nx = next[static_cast<size_t>(pos)];
     if (nx < 0) return;
-    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(ids[static_cast<size_t>(pos)])) << 32) |
-                   static_cast<uint32_t>(ids[static_cast<size_t>(nx)]);
-    auto it = merge_rank_.find(key);
-    if (it == merge_rank_.end()) return;
-    heap.emplace_back(it->second, pos);
+    const int32_t rank = merge_rank_.find(ids[static_cast<size_t>(pos)], ids[static_cast<size_t>(nx)]);
+    if (rank < 0) return;
+    heap.emplace_back(rank, pos);
     std::push_heap(heap.begin(), heap.end(), std::greater<>());
   };
   for (int32_t i = 0; i + 1 < n; ++i) push(i);
@@ -55,17 +54,16 @@ void Tokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) co
   for (int32_t i = 0; i >= 0; i = next[static_cast<size_t>(i)]) out.push_back(ids[static_cast<size_t>(i)]);
 }
 
-std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text) const {
-  std::vector<int32_t> out;
-  out.reserve(text.size() / 3);
+template <class Pieces>
+void Tokenizer::encode_pieces(std::string_view text, std::vector<int32_t>& out) const {
   // Pre-token -> (offset, length) of its ids in `cached`. Keys point into `text`, which outlives the call.
   std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;
   std::vector<int32_t> cached;
-  Pretokens pieces(text);
+  Pieces pieces(text);
   std::string_view piece;
   while (pieces.next(piece)) {
     if (piece.size() == 1) {
-      out.push_back(static_cast<unsigned char>(piece[0]));
+      out.push_back(byte_ids_[static_cast<unsigned char>(piece[0])]);
       continue;
     }
     auto [it, fresh] = cache.try_emplace(piece, cached.size(), 0);
@@ -76,7 +74,14 @@ std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text) const {
     auto begin = cached.begin() + static_cast<std::ptrdiff_t>(it->second.first);
     out.insert(out.end(), begin, begin + static_cast<std::ptrdiff_t>(it->second.second));
   }
-  return out;
+}
+
+void Tokenizer::encode_bpe(std::string_view text, std::vector<int32_t>& out) const {
+  if (pretokenizer_ == Pretokenizer::Gpt2) {
+    encode_pieces<Gpt2Pretokens>(text, out);
+  } else {
+    encode_pieces<Pretokens>(text, out);
+  }
 }
 
 }  // namespace qkv

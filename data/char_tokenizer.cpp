@@ -40,9 +40,7 @@ Tokenizer Tokenizer::train_char(std::string_view text, const std::vector<std::st
   return t;
 }
 
-std::vector<int32_t> Tokenizer::encode_char(std::string_view text) const {
-  std::vector<int32_t> ids;
-  ids.reserve(text.size());
+void Tokenizer::encode_char(std::string_view text, std::vector<int32_t>& ids) const {
   const int32_t unk = special("UNK");
   uint64_t next = 0;
   for (uint64_t i = 0; i < text.size(); i = next) {
@@ -66,7 +64,6 @@ std::vector<int32_t> Tokenizer::encode_char(std::string_view text) const {
     }
     ids.push_back(id);
   }
-  return ids;
 }
 
 }  // namespace qkv

@@ -7,18 +7,38 @@
 
 namespace qkv {
 
-Tokenizer::Tokenizer() { build_index(); }
+Tokenizer::Tokenizer() {
+  for (int b = 0; b < 256; ++b) byte_ids_[static_cast<size_t>(b)] = b;
+  build_index();
+}
 
 void Tokenizer::finish(const std::vector<std::string>& specials) {
   n_ordinary_ = static_cast<int32_t>(tokens_.size());
   for (const std::string& name : specials) {
     bool known = std::find(kSpecialNames.begin(), kSpecialNames.end(), name) != kSpecialNames.end();
     QKV_CHECK(known, "tokenizer: unknown special token '", name, "', expected one of PAD, BOS, EOS, MASK, CLS, UNK");
-    QKV_CHECK(specials_.count(name) == 0, "tokenizer: special token ", name, " requested twice");
-    specials_[name] = static_cast<int32_t>(tokens_.size());
-    tokens_.push_back("<" + name + ">");
+    add_special(name);
   }
   build_index();
+}
+
+// A role name (PAD ...) stands for the token "<PAD>"; any other name is the special's own text.
+void Tokenizer::add_special(const std::string& name) {
+  QKV_CHECK(!name.empty(), "tokenizer: a special token with an empty name");
+  QKV_CHECK(specials_.count(name) == 0, "tokenizer: special token ", name, " requested twice");
+  const bool role = std::find(kSpecialNames.begin(), kSpecialNames.end(), name) != kSpecialNames.end();
+  specials_[name] = static_cast<int32_t>(tokens_.size());
+  tokens_.push_back(role ? "<" + name + ">" : name);
+}
+
+Tokenizer Tokenizer::with_specials(const std::vector<std::string>& names) const {
+  Tokenizer t = *this;
+  for (const std::string& name : names) {
+    bool known = std::find(kSpecialNames.begin(), kSpecialNames.end(), name) != kSpecialNames.end();
+    QKV_CHECK(known, "tokenizer: unknown special token '", name, "', expected one of PAD, BOS, EOS, MASK, CLS, UNK");
+    if (t.special(name) < 0) t.add_special(name);
+  }
+  return t;
 }
 
 void Tokenizer::build_index() {
@@ -40,15 +60,50 @@ void Tokenizer::build_index() {
   } else {
     for (size_t i = 0; i < merges_.size(); ++i) {
       auto [a, b] = merges_[i];
-      uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-      bool fresh = merge_rank_.emplace(key, static_cast<int32_t>(i)).second;
+      bool fresh = merge_rank_.insert(a, b, static_cast<int32_t>(i));
       QKV_CHECK(fresh, "bpe tokenizer: merge ", i, " repeats the pair (", a, ", ", b, ")");
     }
   }
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
-  return kind_ == TokenizerKind::Char ? encode_char(text) : encode_bpe(text);
+void Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  if (kind_ == TokenizerKind::Char) {
+    encode_char(text, out);
+  } else {
+    encode_bpe(text, out);
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, SpecialText specials) const {
+  std::vector<int32_t> out;
+  out.reserve(text.size() / (kind_ == TokenizerKind::Char ? 1 : 3));
+  if (specials == SpecialText::kPlain || specials_.empty()) {
+    encode_plain(text, out);
+    return out;
+  }
+  // The leftmost special's text, the longest among those starting there; each special's next occurrence is
+  // kept and searched again only once the text before it has been used up.
+  std::vector<std::pair<std::string_view, int32_t>> texts;
+  for (const auto& [name, id] : specials_) texts.emplace_back(tokens_[static_cast<size_t>(id)], id);
+  std::vector<size_t> next(texts.size(), 0);
+  for (size_t k = 0; k < texts.size(); ++k) next[k] = text.find(texts[k].first);
+  size_t pos = 0;
+  while (true) {
+    size_t best = std::string_view::npos;
+    for (size_t k = 0; k < texts.size(); ++k) {
+      if (next[k] != std::string_view::npos && next[k] < pos) next[k] = text.find(texts[k].first, pos);
+      if (next[k] == std::string_view::npos) continue;
+      if (best == std::string_view::npos || next[k] < next[best] ||
+          (next[k] == next[best] && texts[k].first.size() > texts[best].first.size()))
+        best = k;
+    }
+    if (best == std::string_view::npos) break;
+    encode_plain(text.substr(pos, next[best] - pos), out);
+    out.push_back(texts[best].second);
+    pos = next[best] + texts[best].first.size();
+  }
+  encode_plain(text.substr(pos), out);
+  return out;
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_specials) const {

@@ -16,8 +16,10 @@ namespace {
 // catches a flipped byte that would still parse (a changed character in a char vocabulary).
 constexpr char kMagic[] = "QKVTOK";
 constexpr uint64_t kMagicSize = 6;
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // version 1 is still read
 constexpr uint32_t kMaxTokens = 1u << 24;
+constexpr uint32_t kMaxSpecials = 1u << 16;
+constexpr char kArchiveV2Tag[] = "v2";
 
 void put_le(std::string& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
@@ -30,8 +32,15 @@ uint64_t get_le(std::string_view in, uint64_t offset, int bytes) {
 
 }  // namespace
 
+// NOTE [tokenizer archive]: version 1 is the type, the tokens, the merges and the specials. Version 2 starts
+// with the string "v2", which no version-1 type is, so that a checkpoint (which holds the archive without the
+// file's header) tells the two apart without a version of its own; then the type, the pre-tokenizer, the
+// tokens, the merges, the byte-to-id table (256 ids for bpe, none for char) and the specials, whose names
+// may now be a token's text ("<|endoftext|>") as well as one of the six roles.
 void Tokenizer::write(ArchiveWriter& w) const {
+  w.str(kArchiveV2Tag);
   w.str(name(kind_));
+  w.str(name(pretokenizer_));
   w.u32(static_cast<uint32_t>(n_ordinary_));
   for (int32_t id = 0; id < n_ordinary_; ++id) w.str(tokens_[static_cast<size_t>(id)]);
   w.u32(static_cast<uint32_t>(merges_.size()));
@@ -39,6 +48,10 @@ void Tokenizer::write(ArchiveWriter& w) const {
     w.i32(a);
     w.i32(b);
   }
+  const bool bpe = kind_ == TokenizerKind::Bpe;
+  w.u32(bpe ? 256 : 0);
+  if (bpe)
+    for (int32_t id : byte_ids_) w.i32(id);
   // By id, so that reading appends them in the same order.
   std::vector<std::pair<int32_t, std::string>> by_id;
   for (const auto& [name, id] : specials_) by_id.emplace_back(id, name);
@@ -53,10 +66,19 @@ void Tokenizer::write(ArchiveWriter& w) const {
 Tokenizer Tokenizer::read(ArchiveReader& r) {
   const std::string& src = r.source();
   Tokenizer t;
-  const std::string type = r.str("tokenizer type");
+  std::string type = r.str("tokenizer type");
+  const bool v2 = type == kArchiveV2Tag;
+  if (v2) type = r.str("tokenizer type");
   const std::optional<TokenizerKind> kind = parse_enum(kTokenizerKinds, type);
   QKV_CHECK(kind.has_value(), src, ": tokenizer type '", type, "' is not 'char' or 'bpe' (corrupted?)");
   t.kind_ = *kind;
+  if (v2) {
+    const std::string pre = r.str("tokenizer pre-tokenizer");
+    const std::optional<Pretokenizer> p = parse_enum(kPretokenizers, pre);
+    QKV_CHECK(p.has_value(), src, ": tokenizer pre-tokenizer '", pre, "' is not one of ", enum_names(kPretokenizers),
+              " (corrupted, or from a newer qkv?)");
+    t.pretokenizer_ = *p;
+  }
 
   const uint32_t n_ordinary = r.u32("tokenizer token count");
   QKV_CHECK(n_ordinary <= kMaxTokens, src, ": tokenizer declares ", n_ordinary, " tokens, at most ", kMaxTokens,
@@ -74,11 +96,20 @@ Tokenizer Tokenizer::read(ArchiveReader& r) {
     t.merges_.emplace_back(a, b);
   }
 
+  const uint32_t n_byte_ids = v2 ? r.u32("tokenizer byte table size") : 0;
+  QKV_CHECK(n_byte_ids == (v2 && t.kind_ == TokenizerKind::Bpe ? 256u : 0u), src, ": ", type,
+            " tokenizer with a byte table of ", n_byte_ids, " entries, expected ",
+            t.kind_ == TokenizerKind::Bpe ? 256 : 0);
+  for (uint32_t b = 0; b < n_byte_ids; ++b) t.byte_ids_[b] = r.i32("tokenizer byte id");
+
   if (t.kind_ == TokenizerKind::Bpe) {
     QKV_CHECK(n_ordinary == 256 + n_merges, src, ": bpe tokenizer has ", n_ordinary, " tokens and ", n_merges,
               " merges, expected 256 + merges tokens");
-    for (uint32_t i = 0; i < 256; ++i)
-      QKV_CHECK(t.tokens_[i] == std::string(1, static_cast<char>(i)), src, ": bpe token ", i, " is not byte ", i);
+    for (uint32_t b = 0; b < 256; ++b) {
+      const int32_t id = t.byte_ids_[b];
+      QKV_CHECK(id >= 0 && id < 256 && t.tokens_[static_cast<size_t>(id)] == std::string(1, static_cast<char>(b)), src,
+                ": bpe token ", id, " is not byte ", b, " as the byte table says (ids 0-255 must be the 256 bytes)");
+    }
     for (uint32_t i = 0; i < n_merges; ++i) {
       auto [a, b] = t.merges_[i];
       QKV_CHECK(t.tokens_[256 + i] == t.tokens_[static_cast<size_t>(a)] + t.tokens_[static_cast<size_t>(b)], src,
@@ -93,8 +124,9 @@ Tokenizer Tokenizer::read(ArchiveReader& r) {
   }
 
   const uint32_t n_specials = r.u32("tokenizer special count");
-  QKV_CHECK(n_specials <= kSpecialNames.size(), src, ": tokenizer declares ", n_specials, " special tokens, at most ",
-            kSpecialNames.size(), " expected");
+  const uint32_t max_specials = v2 ? kMaxSpecials : static_cast<uint32_t>(kSpecialNames.size());
+  QKV_CHECK(n_specials <= max_specials, src, ": tokenizer declares ", n_specials, " special tokens, at most ",
+            max_specials, " expected");
   std::vector<std::string> names;
   for (uint32_t i = 0; i < n_specials; ++i) {
     names.push_back(r.str("special token name"));
@@ -104,7 +136,13 @@ Tokenizer Tokenizer::read(ArchiveReader& r) {
               " (specials follow the ", n_ordinary, " ordinary tokens)");
   }
   try {
-    t.finish(names);  // checks the names and each char token, and builds the lookup tables
+    t.n_ordinary_ = static_cast<int32_t>(n_ordinary);
+    if (v2) {
+      for (const std::string& name : names) t.add_special(name);
+      t.build_index();  // checks each char token and the merges, and builds the lookup tables
+    } else {
+      t.finish(names);  // version 1 knows only the six role names
+    }
   } catch (const Error& e) {
     QKV_FAIL(src, ": ", e.what());
   }
@@ -127,8 +165,8 @@ Tokenizer Tokenizer::load(const std::string& path) {
             ": not a qkv tokenizer file (expected it to start with \"QKVTOK\")");
   QKV_CHECK(bytes.size() >= kMagicSize + 4 + 8, path, ": truncated: ", bytes.size(), " bytes");
   const auto version = static_cast<uint32_t>(get_le(bytes, kMagicSize, 4));
-  QKV_CHECK(version == kFormatVersion, path, ": tokenizer format version ", version, ", this build reads version ",
-            kFormatVersion);
+  QKV_CHECK(version == 1 || version == kFormatVersion, path, ": tokenizer format version ", version,
+            ", this build reads versions 1 to ", kFormatVersion);
   const uint64_t body_end = bytes.size() - 8;
   const uint64_t stored = get_le(bytes, body_end, 8);
   QKV_CHECK(stored == fnv1a64(std::string_view(bytes).substr(0, body_end)), path,
@@ -155,7 +193,12 @@ nlohmann::json Tokenizer::to_json() const {
   for (auto [a, b] : merges_) merges.push_back({a, b});
   nlohmann::json specials = nlohmann::json::object();
   for (const auto& [name, id] : specials_) specials[name] = id;
-  return {{"type", name(kind_)}, {"tokens", tokens}, {"merges", merges}, {"specials", specials}};
+  nlohmann::json j = {{"type", name(kind_)}, {"tokens", tokens}, {"merges", merges}, {"specials", specials}};
+  if (kind_ == TokenizerKind::Bpe) {
+    j["pretokenizer"] = name(pretokenizer_);
+    j["byte_ids"] = byte_ids_;
+  }
+  return j;
 }
 
 }  // namespace qkv

@@ -18,7 +18,9 @@
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
+#include "train/formats/bpe_vocab_files.h"
 #include "train/formats/safetensors.h"
+#include "train/formats/tokenizer_json.h"
 
 namespace qkv::fuzz {
 
@@ -128,6 +130,24 @@ inline void tokenizer(std::string_view bytes) {
   const size_t body = sealed.size() - 8;
   put_le(sealed, body, fnv1a64(std::string_view(sealed).substr(0, body)), 8);
   if (sealed != bytes) expect_errors([&] { use_tokenizer(Tokenizer::load(scratch.write(sealed)), bytes); });
+}
+
+// GPT-2's tokenizer files (train/formats/bpe_vocab_files.h): the input as a tokenizer.json, as a tiktoken rank
+// file, and cut at its first blank line into a vocabulary (encoder.json) and a merge list (vocab.bpe). A
+// tokenizer that imports must encode and decode as any other.
+inline void tokenizer_import(std::string_view bytes) {
+  expect_errors([&] {
+    nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+    if (j.is_object()) use_tokenizer(Tokenizer::from_vocab(read_tokenizer_json(j, "fuzz.json"), "fuzz.json"), bytes);
+  });
+  expect_errors(
+      [&] { use_tokenizer(Tokenizer::from_vocab(read_tiktoken(bytes, "fuzz.tiktoken"), "fuzz.tiktoken"), bytes); });
+  const size_t cut = bytes.find("\n\n");
+  if (cut == std::string_view::npos) return;
+  expect_errors([&] {
+    BpeVocab v = read_vocab_and_merges(bytes.substr(0, cut), "fuzz.json", bytes.substr(cut + 2), "fuzz.bpe");
+    use_tokenizer(Tokenizer::from_vocab(v, "fuzz"), bytes);
+  });
 }
 
 // A config: JSON text, then optionally lines "--set key=value" (the input is cut at each "\n--set ").

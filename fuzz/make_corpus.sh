@@ -9,9 +9,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
-mkdir -p "$corpus"/{checkpoint,safetensors,tokenizer,config}
+mkdir -p "$corpus"/{checkpoint,safetensors,tokenizer,tokenizer_import,config}
 cp configs/*.json "$corpus/config/"
 
+repo=$PWD
 cd "$work"
 printf 'the cat sat on the mat.\nROMEO: a bird sang, \xc3\xa9t\xc3\xa9!\n' >text.txt
 for i in 1 2 3 4; do cat text.txt; done >long.txt
@@ -40,6 +41,28 @@ done
 
 "$qkv" tokenizer train --data text.txt --type char --out "$corpus/tokenizer/char.tok" >/dev/null
 "$qkv" tokenizer train --data long.txt --type bpe --vocab-size 280 --out "$corpus/tokenizer/bpe.tok" >/dev/null
+
+# GPT-2's forms of the tiny vocabulary of tests/train/fixtures/gpt2-tiny (the shapes fuzz::tokenizer_import cuts
+# its input into): encoder.json, a blank line, vocab.bpe; a tokenizer.json; a tiktoken rank file.
+tiny="$repo/tests/train/fixtures/gpt2-tiny"
+{ cat "$tiny/encoder.json"; printf '\n\n'; cat "$tiny/vocab.bpe"; } >"$corpus/tokenizer_import/encoder-vocab.txt"
+python3 - "$tiny" "$corpus/tokenizer_import" <<'PY'
+import base64, json, sys
+tiny, out = sys.argv[1], sys.argv[2]
+vocab = json.load(open(tiny + "/encoder.json", encoding="utf-8"))
+merges = [l for l in open(tiny + "/vocab.bpe", encoding="utf-8").read().split("\n")[1:] if l]
+tj = {"normalizer": None, "added_tokens": [{"id": 262, "content": "<|endoftext|>", "special": True}],
+      "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+      "model": {"type": "BPE", "vocab": vocab, "merges": merges}}
+json.dump(tj, open(out + "/tokenizer.json", "w", encoding="utf-8"), ensure_ascii=False)
+bs = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+cs = bs[:] + [256 + i for i in range(256 - len(bs))]
+bs += [b for b in range(256) if b not in bs]
+byte = {chr(c): b for b, c in zip(bs, cs)}
+with open(out + "/tiny.tiktoken", "wb") as f:
+    for key, rank in sorted(vocab.items(), key=lambda kv: kv[1])[:-1]:
+        f.write(base64.b64encode(bytes(byte[c] for c in key)) + b" " + str(rank).encode() + b"\n")
+PY
 
 # Overrides follow the JSON, one "--set key=value" a line (the format of fuzz::config in fuzz/fuzz_inputs.h).
 {

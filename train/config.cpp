@@ -246,8 +246,6 @@ void validate(const Config& c) {
   QKV_CHECK(t.threads >= 0, "config: train.threads must be 0 (all cores) or positive, got ", t.threads);
   QKV_CHECK(!t.out_dir.empty(), "config: train.out_dir must not be empty");
   const DataConfig& d = c.data;
-  QKV_CHECK(d.tokenizer.path.empty(), "config: data.tokenizer must be char or bpe, got '", d.tokenizer.path,
-            "' (a tokenizer file is not supported yet)");
   if (d.tokenizer.kind == TokenizerKind::Bpe && d.tokenizer.path.empty()) {
     // One rule with `qkv tokenizer train`: a byte-level vocabulary holds the 256 bytes, then the merges, then
     // the task's special tokens, so it needs room for the bytes and the specials at least.

@@ -19,8 +19,8 @@ enum class Task { Lm, Mlm, Classify, Seq2Seq };
 inline constexpr EnumName<Task> kTasks[] = {
     {Task::Lm, "lm"}, {Task::Mlm, "mlm"}, {Task::Classify, "classify"}, {Task::Seq2Seq, "seq2seq"}};
 
-// data.tokenizer, parsed once: "char" or "bpe" (trained on the training data), or else the path of a
-// tokenizer file, which validate() refuses until reading one is supported.
+// data.tokenizer, parsed once: "char" or "bpe" (trained on the training data), or else the path of a .tok
+// file (`qkv tokenizer train` or `import`), loaded when the task is built.
 struct TokenizerChoice {
   TokenizerKind kind = TokenizerKind::Char;  // the kind to train; unused with a path
   std::string path;                          // empty: train one

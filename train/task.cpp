@@ -1,6 +1,7 @@
 #include "train/task.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
 #include "data/text_file.h"
@@ -59,7 +60,30 @@ std::unique_ptr<TrainTask> make_eval_task(const LoadedCheckpoint& checkpoint) {
   return make_task_from(config, TaskStart{checkpoint.tokenizer, checkpoint.labels, checkpoint.model, {}});
 }
 
-Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts) {
+namespace {
+
+// NOTE [file tokenizer specials]: a tokenizer file (from `qkv tokenizer import` or `train`) holds no PAD,
+// MASK or CLS, yet mlm, classify and seq2seq need them. They are added as new ids after the file's own tokens
+// and specials, in task_specials order, growing the vocabulary (GPT-2's 50257 becomes 50261 for mlm): the
+// file's ids keep their meaning, so its pretrained embeddings still fit, and the new rows start from the
+// model's initialisation. The run says which ids it added.
+Tokenizer file_tokenizer(const std::string& path, const std::vector<std::string>& specials) {
+  const Tokenizer file = with_key("data.tokenizer", [&] { return Tokenizer::load(path); });
+  Tokenizer t = file.with_specials(specials);
+  if (t.size() > file.size()) {
+    std::string added;
+    for (int32_t id = file.size(); id < t.size(); ++id)
+      added += (added.empty() ? "" : ", ") + t.tokens()[static_cast<size_t>(id)] + " = " + std::to_string(id);
+    std::printf("data.tokenizer %s: the task's specials %s added after its %d tokens\n", path.c_str(), added.c_str(),
+                file.size());
+  }
+  return t;
+}
+
+}  // namespace
+
+Tokenizer task_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts) {
+  if (!data.tokenizer.path.empty()) return file_tokenizer(data.tokenizer.path, task_specials(data.task));
   bool bpe = data.tokenizer.kind == TokenizerKind::Bpe;
   std::string joined;
   for (std::string_view t : texts) {

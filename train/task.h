@@ -149,10 +149,11 @@ std::unique_ptr<TrainTask> make_task(Config& config, std::optional<Tokenizer> to
 // evaluated without the training corpus its config names.
 std::unique_ptr<TrainTask> make_eval_task(const LoadedCheckpoint& checkpoint);
 
-// Trains the tokenizer data.tokenizer names on these texts, with the task's special tokens. Texts are
-// joined by a newline for BPE (a pre-token boundary, so no merge spans two texts) and by nothing for char
-// (so the vocabulary is exactly the texts' characters).
-Tokenizer train_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts);
+// The tokenizer data.tokenizer names, with the task's special tokens. A kind is trained on these texts, joined
+// by a newline for BPE (a pre-token boundary, so no merge spans two texts) and by nothing for char (so the
+// vocabulary is exactly the texts' characters); a file is loaded, and the specials it lacks are appended as
+// new ids after its own (NOTE [file tokenizer specials]).
+Tokenizer task_tokenizer(const DataConfig& data, const std::vector<std::string_view>& texts);
 
 // Splits TSV text into train and val lines: every k-th line goes to val so that ordered files (the
 // dictionary's alphabetical pairs) give a val set drawn from all of them. fraction 0.1 -> every 10th line.

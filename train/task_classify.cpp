@@ -116,7 +116,7 @@ std::unique_ptr<TrainTask> make_classify_task(Config& config, TaskStart start) {
   if (!start.tokenizer) {
     std::vector<std::string_view> texts;  // the tokenizer learns from the text column only
     for (const TsvRow& row : parse_tsv(train_tsv, d.train, "label", "text")) texts.push_back(row.right);
-    start.tokenizer = train_tokenizer(d, texts);
+    start.tokenizer = task_tokenizer(d, texts);
   }
   const Tokenizer& tokenizer = *start.tokenizer;
   int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;

@@ -128,7 +128,7 @@ std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start) {
     return std::make_unique<LmTask>(config, std::move(*start.tokenizer), std::move(*start.model), std::nullopt);
   const DataConfig& d = config.data;
   std::string text = read_data_file("data.train", d.train);
-  Tokenizer tokenizer = start.tokenizer ? std::move(*start.tokenizer) : train_tokenizer(d, {text});
+  Tokenizer tokenizer = start.tokenizer ? std::move(*start.tokenizer) : task_tokenizer(d, {text});
   std::optional<std::vector<int32_t>> val;
   if (!d.val.empty()) val = tokenizer.encode(read_data_file("data.val", d.val));
   LmSplit split =

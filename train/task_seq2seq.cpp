@@ -133,7 +133,7 @@ std::unique_ptr<TrainTask> make_seq2seq_task(Config& config, TaskStart start) {
       texts.push_back(row.left);
       texts.push_back(row.right);
     }
-    start.tokenizer = train_tokenizer(d, texts);
+    start.tokenizer = task_tokenizer(d, texts);
   }
   const Tokenizer& tokenizer = *start.tokenizer;
   int64_t max_len = d.max_len > 0 ? d.max_len : config.model.block_size;

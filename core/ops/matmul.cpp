@@ -9,7 +9,9 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/gemm_log.h"
+#include "core/isa.h"
 #include "core/kernels/gemm_bf16.h"
+#include "core/kernels/gemm_f32.h"
 #include "core/precision.h"
 #include "core/profile.h"
 #include "core/threads.h"
@@ -23,10 +25,17 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
 
 namespace {
 
+// Whether an fp32 part goes to gemm_f32_avx512 rather than OpenBLAS: by the ISA path and the shape alone, so the
+// bits are fixed for a path. Measured on Zen 5 (bench_gemm_bf16, one thread): the kernel is 1.4-2x OpenBLAS's
+// AVX2 sgemm from N = 24 up, for any M and K (even K = 1 and M = 8); at N = 12-16 they tie, and at N = 8 the
+// 32-column micro-tile is mostly padding and OpenBLAS is 1.6x faster.
+bool f32_kernel_wins(int64_t N) { return isa() >= Isa::avx512 && N > 16; }
+
 // One part of a product, on the calling thread, in the process's precision.
 void part_gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (precision() == Precision::bf16) return gemm_bf16(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+  if (f32_kernel_wins(N)) return gemm_f32_avx512(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
               static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B,
               static_cast<int>(ldb), beta, C, static_cast<int>(ldc));

@@ -2,6 +2,7 @@
 # End to end through the qkv binary: train a tiny model of each task, then sample, eval, info, export, import,
 # tokenizer, and the exit codes of bad input. usage: test_cli.sh path/to/qkv
 set -euo pipefail
+tests_dir=$(cd "$(dirname "$0")/.." && pwd)
 source "$(dirname "$0")/common.sh" "$1"
 
 for i in $(seq 300); do echo "the cat sat on the mat and the dog ate the bone. a bird sang."; done >story.txt
@@ -39,6 +40,37 @@ ids=$(echo "the bird sang" | "$qkv" tokenizer encode story.tok)
 printf 'the cat\nthe bird\n' | "$qkv" tokenizer encode story.tok --whole >whole.ids
 [ "$(wc -l <whole.ids)" -eq 1 ] || fail "tokenizer encode --whole gave $(wc -l <whole.ids) lines"
 [ "$("$qkv" tokenizer decode story.tok <whole.ids)" == "$(printf 'the cat\nthe bird\n')" ] || fail "--whole round trip"
+
+# tokenizer import: GPT-2's form on a tiny vocabulary (tests/train/fixtures/gpt2-tiny: GPT-2's 256 bytes in its
+# order, six merges, <|endoftext|> = 262), its ids, <|endoftext|> only when asked, and a .tok as data.tokenizer.
+tiny=$tests_dir/train/fixtures/gpt2-tiny
+"$qkv" tokenizer import "$tiny/vocab.bpe" "$tiny/encoder.json" --out tiny.tok >import.log
+grep -q "263 tokens (6 merges, 1 specials)" import.log || fail "tokenizer import: $(cat import.log)"
+[ "$(printf 'the cat<|endoftext|>' | "$qkv" tokenizer encode tiny.tok)" == "83 257 261 27 91 68 77 67 78 69 83 68 87 83 91 29" ] ||
+  fail "tokenizer encode with an imported tokenizer"
+[ "$(printf 'the cat<|endoftext|>' | "$qkv" tokenizer encode tiny.tok --allow-special)" == "83 257 261 262" ] ||
+  fail "tokenizer encode --allow-special"
+"$qkv" train gpt.json --set data.tokenizer=tiny.tok --set train.max_steps=2 --set train.out_dir=tiny >tiny.log
+grep -q "vocabulary 263 (bpe)" tiny.log || fail "data.tokenizer as a .tok file: $(cat tiny.log)"
+"$qkv" train gpt.json --set model.kind=encoder --set data.task=mlm --set data.tokenizer=tiny.tok \
+  --set train.max_steps=2 --set train.out_dir=tinymlm >tinymlm.log
+grep -q "<PAD> = 263, <MASK> = 264, <CLS> = 265, <UNK> = 266 added" tinymlm.log ||
+  fail "mlm with a .tok file lacking its specials: $(cat tinymlm.log)"
+for bad in "tokenizer import $tiny/encoder.json --out x.tok:expected encoder.json + vocab.bpe" \
+  "tokenizer import $tiny/vocab.bpe $tiny/vocab.bpe --out x.tok:got a merge list" \
+  "tokenizer import nothing.json --out x.tok:nothing.json: no such file" \
+  "tokenizer import story.tok --out x.tok:story.tok: already a qkv tokenizer file"; do
+  expect_exit 2 "${bad%%:*}" $qkv ${bad%%:*}
+  grep -q -- "${bad#*:}" err.txt || fail "${bad%%:*}: $(cat err.txt)"
+  [ "$(wc -l <err.txt)" -eq 1 ] || fail "${bad%%:*}: not one line: $(cat err.txt)"
+done
+expect_exit 2 "an unknown --pattern" "$qkv" tokenizer import "$tiny/encoder.json" "$tiny/vocab.bpe" --pattern x --out x.tok
+printf 'IQ== 0\n' >r.tiktoken
+expect_exit 2 "tiktoken without --pattern" "$qkv" tokenizer import r.tiktoken --out x.tok
+grep -q "give --pattern gpt2" err.txt || fail "tiktoken without --pattern: $(cat err.txt)"
+printf '{"model": {"type": "WordPiece", "vocab": {}}}' >wp.json
+expect_exit 2 "a WordPiece tokenizer.json" "$qkv" tokenizer import wp.json --out x.tok
+grep -q "wp.json: a WordPiece model" err.txt || fail "WordPiece: $(cat err.txt)"
 
 # MLM, classification and seq2seq: each lowers its validation loss.
 cat >mlm.json <<'JSON'
@@ -123,6 +155,15 @@ grep -q "holds a gpt model, expected seq2seq" err.txt || fail "wrong kind messag
 expect_exit 2 "unknown character" "$qkv" sample gpt/ckpt.qkv --prompt "Z"
 grep -q "'Z'" err.txt || fail "unknown character message: $(cat err.txt)"
 expect_exit 2 "unknown precision" "$qkv" sample gpt/ckpt.qkv --precision fp16
+expect_exit 2 "unknown QKV_ISA" env QKV_ISA=avx1024 "$qkv" sample gpt/ckpt.qkv --tokens 2
+grep -q "QKV_ISA=avx1024: unknown instruction set" err.txt || fail "QKV_ISA message: $(cat err.txt)"
+if ! grep -q amx_tile /proc/cpuinfo; then
+  expect_exit 2 "QKV_ISA the CPU lacks" env QKV_ISA=amx "$qkv" sample gpt/ckpt.qkv --tokens 2
+  grep -q "this CPU lacks amx" err.txt || fail "QKV_ISA=amx message: $(cat err.txt)"
+fi
+# A forced lower path still runs bf16, on the plain path, and says once that it is slower.
+QKV_ISA=avx2 "$qkv" sample bf16/ckpt.qkv --tokens 5 --precision bf16 2>isa_err.txt >/dev/null
+[ "$(grep -c "slower than fp32" isa_err.txt)" -eq 1 ] || fail "plain bf16 path note: $(cat isa_err.txt)"
 expect_exit 2 "unknown train.precision" "$qkv" train gpt.json --set train.precision=half
 grep -q "train.precision" err.txt || fail "train.precision message: $(cat err.txt)"
 expect_exit 2 "bench without a config" "$qkv" bench --steps 1

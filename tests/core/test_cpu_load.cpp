@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/cpu_load.h"
+#include "core/threads.h"
 
 using namespace qkv;
 
@@ -50,8 +51,7 @@ TEST_CASE("cpu_load: a busy process on one of our CPUs shows as about one core o
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    for (volatile unsigned long i = 0;; i = i + 1) {
-    }
+    for (unsigned long i = 0;; ++i) asm volatile("" : "+r"(i));  // the barrier keeps the loop from folding
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // this process sleeps: it is not the load
   double others = load.others_busy();
@@ -59,4 +59,25 @@ TEST_CASE("cpu_load: a busy process on one of our CPUs shows as about one core o
   waitpid(child, nullptr, 0);
   CHECK(others > 0.6);
   CHECK(others <= load.cpus() + 0.05);
+}
+
+TEST_CASE("cpu_load: team() gives a region one thread fewer while another process keeps a core busy") {
+  CpuLoad probe;
+  if (probe.cpus() != 2) {
+    MESSAGE("skipped: the check is written for 2 CPUs, this process may use " << probe.cpus());
+    return;
+  }
+  set_threads(2);
+  team();  // the first sample: the baseline
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    for (unsigned long i = 0;; ++i) asm volatile("" : "+r"(i));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  int busy = team();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  set_threads(1);
+  CHECK(busy == 1);
 }

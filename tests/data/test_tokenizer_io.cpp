@@ -100,9 +100,10 @@ TEST_CASE("tokenizer: truncated, corrupted or foreign files are errors") {
   CHECK_THROWS_WITH_AS(Tokenizer::load(bad), doctest::Contains("not a qkv tokenizer file"), Error);
 
   std::string version = bytes;
-  version[6] = 2;
+  version[6] = 3;
   write_bytes(bad, version);
-  CHECK_THROWS_WITH_AS(Tokenizer::load(bad), doctest::Contains("format version 2"), Error);
+  CHECK_THROWS_WITH_AS(Tokenizer::load(bad), doctest::Contains("format version 3, this build reads versions 1 to 2"),
+                       Error);
 
   std::string body = bytes;
   body[bytes.size() / 2] ^= 0x20;
@@ -196,4 +197,64 @@ TEST_CASE("tokenizer: every truncation and random corruption of an archive throw
     }
   }
   MESSAGE(loaded, " of 300 corrupted archives still parsed");
+}
+
+TEST_CASE("tokenizer: version 2 keeps the byte table, the pre-tokenizer and named specials") {
+  TempDir dir;
+  BpeVocab v;
+  for (int id = 0; id < 256; ++id) v.tokens.push_back(std::string(1, static_cast<char>((id + 33) % 256)));
+  v.tokens.push_back("ab");
+  v.merges = {{"a", "b"}};
+  v.specials = {"<|endoftext|>"};
+  const Tokenizer t = Tokenizer::from_vocab(v, "v").with_specials({"PAD"});
+  t.save(dir.file("v2.tok"));
+  const std::string bytes = read_file(dir.file("v2.tok"));
+  CHECK(bytes.substr(6, 4) == std::string("\2\0\0\0", 4));
+  const Tokenizer u = Tokenizer::load(dir.file("v2.tok"));
+  CHECK(u.pretokenizer() == Pretokenizer::Gpt2);
+  CHECK(u.byte_ids() == t.byte_ids());
+  CHECK(u.byte_ids()['!'] == 0);
+  CHECK(u.tokens() == t.tokens());
+  CHECK(u.specials() == t.specials());
+  CHECK(u.special("<|endoftext|>") == 257);
+  CHECK(u.special("PAD") == 258);
+  CHECK(u.encode("ab's ab", SpecialText::kRecognise) == t.encode("ab's ab", SpecialText::kRecognise));
+  nlohmann::json j = u.to_json();
+  CHECK(j["pretokenizer"] == "gpt2");
+  CHECK(j["byte_ids"][33] == 0);
+  CHECK(j["specials"]["<|endoftext|>"] == 257);
+  // The archive inside a checkpoint tells its version by its first string.
+  ArchiveWriter w;
+  u.write(w);
+  ArchiveReader r(w.bytes(), "ckpt");
+  CHECK(r.str("tag") == "v2");
+
+  // A byte table that does not match the tokens is refused.
+  std::string bad = bytes;
+  // The table follows token "ab", the merge count, the merge and the table's size.
+  const size_t at = bad.find("ab") + 2 + 4 + 8 + 4;
+  REQUIRE(bad[at] == static_cast<char>(223));  // byte 0 is token 223
+  bad[at] = 9;                                 // token 9 is byte 42, not byte 0
+  const size_t body = bad.size() - 8;
+  const uint64_t sum = fnv1a64(std::string_view(bad).substr(0, body));
+  for (int i = 0; i < 8; ++i) bad[body + static_cast<size_t>(i)] = static_cast<char>((sum >> (8 * i)) & 0xFF);
+  write_bytes(dir.file("bad.tok"), bad);
+  CHECK_THROWS_WITH_AS(Tokenizer::load(dir.file("bad.tok")), doctest::Contains("as the byte table says"), Error);
+}
+
+TEST_CASE("tokenizer: version 1 files written by an earlier qkv still load and encode as they did") {
+  const std::filesystem::path fixtures = std::filesystem::path(__FILE__).parent_path() / "fixtures";
+  // `qkv tokenizer train` of that version on "the cat sat on the mat. the cat ate.\n" (bpe: --vocab-size 262).
+  const Tokenizer bpe = Tokenizer::load((fixtures / "tokenizer-v1-bpe.tok").string());
+  REQUIRE(read_file((fixtures / "tokenizer-v1-bpe.tok").string()).substr(6, 4) == std::string("\1\0\0\0", 4));
+  CHECK(bpe.kind() == TokenizerKind::Bpe);
+  CHECK(bpe.pretokenizer() == Pretokenizer::Qkv);
+  CHECK(bpe.byte_ids()['a'] == 'a');
+  CHECK(bpe.encode("the cat ate the mat") == std::vector<int32_t>{258, 261, 32, 256, 101, 260, 32, 109, 256});
+  const Tokenizer chr = Tokenizer::load((fixtures / "tokenizer-v1-char.tok").string());
+  CHECK(chr.encode("the cat") == std::vector<int32_t>{11, 6, 5, 1, 4, 3, 11});
+  // Saved again, they become version 2 and encode the same.
+  TempDir dir;
+  bpe.save(dir.file("again.tok"));
+  CHECK(Tokenizer::load(dir.file("again.tok")).encode("the cat ate") == bpe.encode("the cat ate"));
 }

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/gemm_log.h"
+#include "core/isa.h"
 #include "core/machine.h"
 #include "core/memory_info.h"
 #include "core/ops.h"
@@ -176,13 +177,17 @@ void cmd_bench_machine(const BenchOptions& o) {
                       {"sgemm_peak_gflops", peak},
                       {"memcpy_gbs", memcpy_gbs},
                       {"memcpy_bytes", kMemcpyBytes},
-                      {"precision", name(precision())}};
+                      {"precision", name(precision())},
+                      {"cpu_features", cpu_features()},
+                      {"isa", enum_name(kIsas, isa())}};
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
   std::printf("CPU %s, %d threads, OpenBLAS core %s, %s products\n", cpu_model().c_str(), threads(),
               blas_core().c_str(), name(precision()));
+  std::printf("instruction sets: %s; in use: %s (bf16 GEMM: %s path)\n", cpu_features().c_str(),
+              enum_name(kIsas, isa()), isa() >= Isa::avx512bf16 ? "AVX512-BF16" : "plain");
   std::printf("sgemm 2048^3: %.1f GFLOP/s   memcpy of 256 MiB: %.1f GB/s (bytes read + bytes written)\n", peak,
               memcpy_gbs);
 }

@@ -10,6 +10,7 @@
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "core/isa.h"
 #include "core/spelling.h"
 #include "train/cli/commands.h"
 #include "train/comm.h"
@@ -87,6 +88,7 @@ int run(int argc, char** argv, qkv::Comm& comm) {
   }
   try {
     qkv::write_fault_from_env();  // a bad QKV_FAULT is an error now, not at the first checkpoint
+    qkv::isa();                   // and a bad QKV_ISA, not inside the first parallel GEMM
     for (auto& [command, action] : ctx.actions)
       if (command->parsed()) return action();
     return 0;
