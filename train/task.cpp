@@ -68,7 +68,7 @@ namespace {
 // file's ids keep their meaning, so its pretrained embeddings still fit, and the new rows start from the
 // model's initialisation. The run says which ids it added.
 Tokenizer file_tokenizer(const std::string& path, const std::vector<std::string>& specials) {
-  const Tokenizer file = Tokenizer::load(path);
+  const Tokenizer file = with_key("data.tokenizer", [&] { return Tokenizer::load(path); });
   Tokenizer t = file.with_specials(specials);
   if (t.size() > file.size()) {
     std::string added;

@@ -189,6 +189,11 @@ expect_exit 2 "a missing data file" "$qkv" train gpt.json --set data.train=nosuc
 grep -q "^qkv: error: data.train: nosuch.txt: no such file" err.txt || fail "missing file: $(cat err.txt)"
 expect_exit 2 "a missing init_from" "$qkv" train gpt.json --set train.init_from=nosuch.qkv --set train.out_dir=x
 grep -q "train.init_from: nosuch.qkv: no such file" err.txt || fail "missing init_from: $(cat err.txt)"
+expect_exit 2 "a missing tokenizer file" "$qkv" train gpt.json --set data.tokenizer=nosuch.tok --set train.out_dir=x
+grep -q "data.tokenizer: nosuch.tok: no such file" err.txt || fail "missing tokenizer: $(cat err.txt)"
+"$qkv" tokenizer train --data story.txt --out story.tok >/dev/null
+expect_exit 2 "a tokenizer file as the config" "$qkv" train story.tok
+grep -q "story.tok is a qkv tokenizer file, not a JSON config" err.txt || fail "tokenizer as config: $(cat err.txt)"
 
 # 14. --help shows defaults; one rule for the smallest BPE vocabulary: 256 bytes and the task's specials.
 "$qkv" sample --help | grep -q -- "--tokens.*=200" || fail "sample --help lacks the default of --tokens"
