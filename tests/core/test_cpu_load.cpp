@@ -58,7 +58,7 @@ TEST_CASE("cpu_load: a busy process on one of our CPUs shows as about one core o
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   CHECK(others > 0.6);
-  CHECK(others <= load.cpus() + 0.05);
+  CHECK(others <= load.cpus() + 0.25);  // /proc/stat counts 10 ms ticks per CPU: a few ticks of slack
 }
 
 TEST_CASE("cpu_load: team() gives a region one thread fewer while another process keeps a core busy") {
