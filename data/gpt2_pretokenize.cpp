@@ -43,8 +43,6 @@ Char char_at(std::string_view text, uint64_t i) {
   return {static_cast<uint8_t>(unicode_class(cp)), static_cast<uint8_t>(len)};
 }
 
-constexpr auto kLetter = static_cast<uint8_t>(CharClass::Letter);
-constexpr auto kNumber = static_cast<uint8_t>(CharClass::Number);
 constexpr auto kSpace = static_cast<uint8_t>(CharClass::Space);
 
 // The length of the contraction ('s 't 're 've 'm 'll 'd) at text[i] == '\'', or 0.
