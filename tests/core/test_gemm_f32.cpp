@@ -111,7 +111,9 @@ TEST_CASE("f32 kernel: gemm() takes it under avx512 for N > 16, OpenBLAS otherwi
   IsaRestore restore;
   PrecisionScope fp32(Precision::fp32);
   set_threads(1);
-  for (auto [M, N, K] : {std::tuple{9, 40, 21}, std::tuple{30, 16, 50}}) {
+  for (auto shape : {std::tuple{9, 40, 21}, std::tuple{30, 16, 50}}) {
+    const auto [M, N, K] = shape;
+    const int n = N;  // INFO captures in a lambda, which clang 14 cannot do with a structured binding
     std::vector<float> a = random_matrix(rng, M, K, K), b = random_matrix(rng, N, K, K);
     std::vector<float> blas(size_t(M) * N), kernel(blas.size()), got(blas.size());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a.data(), K, b.data(), K, 0.0f, blas.data(), N);
@@ -124,7 +126,7 @@ TEST_CASE("f32 kernel: gemm() takes it under avx512 for N > 16, OpenBLAS otherwi
     set_isa(Isa::avx512);
     gemm_f32_avx512(false, true, M, N, K, a.data(), K, b.data(), K, 0.0f, kernel.data(), N);
     gemm(false, true, M, N, K, a.data(), b.data(), 0.0f, got.data());
-    INFO("N=" << N);
+    INFO("N=" << n);
     CHECK(std::memcmp(got.data(), (N > 16 ? kernel : blas).data(), got.size() * sizeof(float)) == 0);
   }
 }

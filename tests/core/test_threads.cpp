@@ -73,7 +73,9 @@ TEST_CASE("threads: gemm's parts depend on the shape and the configured count, a
   CHECK(gemm_split(3, 2, 1000000, 8).parts == 3);  // no part is empty
   // The parts run side by side, or one after another inside a region: the same bits either way.
   Rng rng(5);
-  for (auto [M, N, K] : {std::tuple{301, 77, 1000}, std::tuple{77, 301, 999}}) {
+  for (auto shape : {std::tuple{301, 77, 1000}, std::tuple{77, 301, 999}}) {
+    // Plain ints: an OpenMP region cannot capture structured bindings (clang 14).
+    const int M = std::get<0>(shape), N = std::get<1>(shape), K = std::get<2>(shape);
     std::vector<float> A = Tensor::randn({M, K}, rng).to_vector(), B = Tensor::randn({N, K}, rng).to_vector();
     std::vector<float> side(size_t(M) * N), serial(size_t(M) * N);
     set_threads(2);
