@@ -14,7 +14,17 @@ FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation act, bool bia
 
 Tensor FeedForward::forward(const Tensor& x) const {
   Tensor h = c_fc_->forward(x);  // [B, T, d_ff]
-  h = act_ == Activation::Gelu ? gelu(h) : relu(h);
+  switch (act_) {
+    case Activation::Gelu:
+      h = gelu(h);
+      break;
+    case Activation::GeluTanh:
+      h = gelu_tanh(h);
+      break;
+    case Activation::Relu:
+      h = relu(h);
+      break;
+  }
   return dropout_->forward(c_proj_->forward(h));
 }
 

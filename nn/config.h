@@ -17,8 +17,10 @@ inline constexpr EnumName<Norm> kNorms[] = {{Norm::Pre, "pre"}, {Norm::Post, "po
 enum class Positions { Learned, Sinusoidal, Rope };  // added to embeddings, or rotating q and k
 inline constexpr EnumName<Positions> kPositions[] = {
     {Positions::Learned, "learned"}, {Positions::Sinusoidal, "sinusoidal"}, {Positions::Rope, "rope"}};
-enum class Activation { Gelu, Relu };
-inline constexpr EnumName<Activation> kActivations[] = {{Activation::Gelu, "gelu"}, {Activation::Relu, "relu"}};
+// GeluTanh is GPT-2's (Hugging Face's "gelu_new", llm.c's), so imported GPT-2 weights compute what they learned.
+enum class Activation { Gelu, GeluTanh, Relu };
+inline constexpr EnumName<Activation> kActivations[] = {
+    {Activation::Gelu, "gelu"}, {Activation::GeluTanh, "gelu_tanh"}, {Activation::Relu, "relu"}};
 enum class Pooling { Cls, Mean };  // classification: the first token's state, or the mean over real tokens
 inline constexpr EnumName<Pooling> kPoolings[] = {{Pooling::Cls, "cls"}, {Pooling::Mean, "mean"}};
 // Self-attention: exact softmax over every visible key; over the keys within `window` positions; or kernelised

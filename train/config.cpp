@@ -185,10 +185,26 @@ Config parse_config(const json& j) {
       Field* f = find(all, section + "." + key);
       if (!f) unknown_key(section + "." + key, all);
       f->set(value);
+      c.given.insert(section + "." + key);
     }
   }
   validate(c);
   return c;
+}
+
+const char* const kArchitectureKeys[12] = {"model.kind",      "model.n_layer",    "model.n_head",
+                                           "model.d_model",   "model.d_ff",       "model.block_size",
+                                           "model.bias",      "model.norm",       "model.positions",
+                                           "model.activation", "model.attention", "model.window"};
+
+Config with_architecture_of(const Config& config, const Config& from) {
+  json j = to_json(config);
+  const json theirs = to_json(from);
+  for (const char* key : kArchitectureKeys)
+    if (!config.given.count(key)) j["model"][std::string(key).substr(6)] = theirs["model"][std::string(key).substr(6)];
+  Config out = parse_config(j);
+  out.given = config.given;
+  return out;
 }
 
 json to_json(const Config& c) {

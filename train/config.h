@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct Config {
   DataConfig data;
   OptimConfig optim;
   TrainConfig train;
+  std::set<std::string> given;  // the keys the JSON set ("model.n_layer"); not itself a key
 };
 
 // Parses a config object. Every key has a default; an unknown key (with the closest valid one), a wrong type
@@ -65,6 +67,14 @@ void apply_override(nlohmann::json& j, const std::string& assignment);
 
 // Reads a JSON file (syntax errors name the line and column), applies the overrides, parses.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// NOTE [init_from architecture]: a run with train.init_from takes the model's shape from that checkpoint, as
+// nanoGPT's init_from='gpt2' does: each key of kArchitectureKeys the config does not set is the checkpoint's.
+// Keys the config sets stay, and parameters whose shapes then differ keep their initialisation (a new head,
+// say). model.dropout, n_classes and pooling are the run's own. A smaller block_size than the checkpoint's
+// learned positions keeps their first rows (nanoGPT's crop_block_size).
+extern const char* const kArchitectureKeys[12];
+Config with_architecture_of(const Config& config, const Config& from);
 
 // Range checks that do not need the data (model sizes are checked once the vocabulary is known).
 void validate(const Config& c);

@@ -41,7 +41,8 @@ Config resolved_like(Config given, const Config& stored) {
   if (given.model.n_classes == 0) given.model.n_classes = stored.model.n_classes;
   if (given.optim.decay_steps == 0) given.optim.decay_steps = given.train.max_steps;
   if (given.train.global_batch == 0) given.train.global_batch = stored.train.global_batch;
-  if (!given.train.init_from.empty()) {  // init_from may replace the tokenizer with its own
+  if (!given.train.init_from.empty()) {  // init_from may replace the tokenizer with its own, and gives the shape
+    given = with_architecture_of(given, stored);
     given.data.tokenizer = stored.data.tokenizer;
     given.data.vocab_size = stored.data.vocab_size;
   }

@@ -8,6 +8,7 @@
 #include "core/archive.h"
 #include "core/error.h"
 #include "core/memory_info.h"
+#include "core/ops.h"
 #include "core/threads.h"
 #include "train/data_files.h"
 #include "train/model_io.h"
@@ -34,6 +35,36 @@ std::optional<Tokenizer> init_from_tokenizer(const Checkpoint& from, Config& con
   config.data.tokenizer = {tokenizer.kind(), ""};
   if (tokenizer.kind() == TokenizerKind::Bpe) config.data.vocab_size = tokenizer.size();
   return tokenizer;
+}
+
+// The model's shape from init_from's checkpoint where the config leaves it (NOTE [init_from architecture]).
+Config init_from_architecture(const Checkpoint& from, const Config& config) {
+  const std::string& path = config.train.init_from;
+  const Config theirs = checkpoint_config(from, path);
+  Config c = with_architecture_of(config, theirs);
+  std::string taken;
+  for (const char* key : kArchitectureKeys)
+    if (!config.given.count(key)) taken += std::string(taken.empty() ? "" : ", ") + (key + 6);
+  if (!taken.empty())
+    std::printf("init_from %s: its model: %s, %lld layers, %lld heads, d_model %lld, block_size %lld (%s from it)\n",
+                path.c_str(), name(c.model.kind), static_cast<long long>(c.model.n_layer),
+                static_cast<long long>(c.model.n_head), static_cast<long long>(c.model.d_model),
+                static_cast<long long>(c.model.block_size), taken.c_str());
+  QKV_CHECK(c.model.positions != Positions::Learned || c.model.block_size <= theirs.model.block_size,
+            "config: model.block_size ", c.model.block_size, " is larger than the ", theirs.model.block_size,
+            " learned positions of init_from ", path, " (a smaller block_size keeps its first positions)");
+  return c;
+}
+
+// Learned position tables longer than the model's block keep their first rows, as nanoGPT's crop_block_size.
+void crop_positions(std::vector<std::pair<std::string, Tensor>>& params, int64_t block_size, const std::string& from) {
+  for (auto& [pname, t] : params) {
+    const bool table = pname.size() >= 10 && pname.compare(pname.size() - 10, 10, "wpe.weight") == 0;
+    if (!table || t.shape().size() != 2 || t.shape()[0] <= block_size) continue;
+    std::printf("init_from %s: %s cropped from %lld to %lld positions\n", from.c_str(), pname.c_str(),
+                static_cast<long long>(t.shape()[0]), static_cast<long long>(block_size));
+    t = slice(t, 0, 0, block_size);
+  }
 }
 
 // Applies --set to a stored config, refusing keys that would change what the run computes.
@@ -112,7 +143,9 @@ void init_parameters(Run& run, const std::optional<LoadedCheckpoint>& resumed, c
   }
   init_weights(model, run.config.train.seed);
   if (!from) return;
-  std::vector<std::string> skipped = load_parameters(model.module(), from->params, false);
+  std::vector<std::pair<std::string, Tensor>> params = from->params;
+  crop_positions(params, run.config.model.block_size, run.config.train.init_from);
+  std::vector<std::string> skipped = load_parameters(model.module(), params, false);
   std::printf("init_from %s: %zu parameters kept their initialisation:", run.config.train.init_from.c_str(),
               skipped.size());
   for (const std::string& s : skipped) std::printf(" %s", s.c_str());
@@ -165,8 +198,10 @@ Run set_up_run(const Config& given, const TrainOptions& options, Comm& comm) {
   std::optional<Tokenizer> from_tokenizer;
   if (!resumed && !run.config.train.init_from.empty()) {
     from.emplace(with_key("train.init_from", [&] { return load_checkpoint(run.config.train.init_from); }));
+    run.config = init_from_architecture(*from, run.config);
     from_tokenizer = init_from_tokenizer(*from, run.config);
     reading.data = run.config.data;  // init_from's tokenizer replaces data.tokenizer
+    reading.model = run.config.model;
   }
   auto fits = [&](const Config& c) {  // before the model is built: refuse a step that cannot fit
     run.memory = estimate_memory(c, qkv::threads(), static_cast<double>(resident_memory()));

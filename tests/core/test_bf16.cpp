@@ -1,4 +1,4 @@
-// bf16 rounding by hand cases, and the plain bf16 GEMM against products of rounded values.
+// bf16 rounding and f16 decoding by hand cases, and the plain bf16 GEMM against products of rounded values.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/bf16.h"
+#include "core/f16.h"
 #include "core/kernels/gemm_bf16.h"
 #include "core/ops.h"
 #include "core/precision.h"
@@ -33,6 +34,21 @@ TEST_CASE("bf16: rounds to nearest even, keeps infinities and NaN") {
   std::memcpy(&snan, &payload, sizeof snan);
   CHECK(std::isnan(round_bf16(snan)));
   CHECK(from_bf16(0x0001) == 0x1p-133f);  // the smallest subnormal
+}
+
+TEST_CASE("f16: decodes normals, subnormals, zeros, infinities and NaN exactly") {
+  CHECK(from_f16(0x3c00) == 1.0f);
+  CHECK(from_f16(0xc000) == -2.0f);
+  CHECK(from_f16(0x3555) == 0.333251953125f);  // the f16 nearest 1/3
+  CHECK(from_f16(0x7bff) == 65504.0f);         // the largest
+  CHECK(from_f16(0x0400) == std::ldexp(1.0f, -14));  // the smallest normal
+  CHECK(from_f16(0x0001) == std::ldexp(1.0f, -24));  // the smallest subnormal
+  CHECK(from_f16(0x03ff) == std::ldexp(1023.0f, -24));
+  CHECK(from_f16(0x0000) == 0.0f);
+  CHECK(std::signbit(from_f16(0x8000)));
+  CHECK(from_f16(0x7c00) == std::numeric_limits<float>::infinity());
+  CHECK(from_f16(0xfc00) == -std::numeric_limits<float>::infinity());
+  CHECK(std::isnan(from_f16(0x7e00)));
 }
 
 TEST_CASE("bf16: the plain GEMM multiplies the rounded inputs, all four transposes and wide strides") {

@@ -58,6 +58,21 @@ TEST_CASE("layers: Linear is x W^T + b with W [out, in]") {
   CHECK_FALSE(Linear(3, 2, false).bias.defined());
 }
 
+TEST_CASE("layers: FeedForward is c_proj(act(c_fc(x))) with each activation") {
+  // x = 1, c_fc: 2x + 0, c_proj: 1h + 0.5; the activation at 2 is exact GELU 1.95449974, GPT-2's tanh form
+  // 1.95459769 (they differ in the fourth decimal, enough to tell an import that used the wrong one), ReLU 2.
+  for (auto [act, want] : {std::pair{Activation::Gelu, 2.45449974f}, std::pair{Activation::GeluTanh, 2.45459769f},
+                           std::pair{Activation::Relu, 2.5f}}) {
+    FeedForward m(1, 1, act, true, 0.0f, no_dropout());
+    auto params = m.named_parameters();
+    params[0].second.data()[0] = 2.0f;  // c_fc.weight (Linear starts at zero)
+    params[2].second.data()[0] = 1.0f;  // c_proj.weight
+    params[3].second.data()[0] = 0.5f;  // c_proj.bias
+    Tensor y = m.forward(Tensor::from_vector({1.0f}, {1, 1, 1}));
+    CHECK(y.data()[0] == doctest::Approx(want).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("layers: LayerNorm starts as weight 1, bias 0; Dropout is off in eval mode") {
   LayerNorm ln(4, true);
   CHECK(ln.weight.to_vector() == std::vector<float>(4, 1.0f));

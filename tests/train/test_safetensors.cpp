@@ -28,6 +28,12 @@ std::string make_file(const std::string& header, const std::string& data) {
   return u64_le(header.size()) + header + data;
 }
 
+// One header entry, "name":{...}, with offsets [b, e).
+std::string entry(const std::string& name, const std::string& dtype, const std::string& shape, int b, int e) {
+  return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" +
+         std::to_string(b) + "," + std::to_string(e) + "]}";
+}
+
 std::string floats_bytes(std::initializer_list<float> values) {
   std::string s(values.size() * 4, '\0');
   std::memcpy(s.data(), values.begin(), s.size());
@@ -112,10 +118,6 @@ TEST_CASE("safetensors: every bad file is a qkv::Error that names the problem") 
   const std::string good = make_file(ok_header, two);
   REQUIRE(parse_safetensors(good, "good").find("a")->f32 == std::vector<float>{1.0f, 2.0f});
 
-  auto entry = [](const std::string& name, const std::string& dtype, const std::string& shape, int b, int e) {
-    return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" +
-           std::to_string(b) + "," + std::to_string(e) + "]}";
-  };
   struct Case {
     const char* what;
     std::string bytes;
@@ -150,8 +152,10 @@ TEST_CASE("safetensors: every bad file is a qkv::Error that names the problem") 
       {"negative dimension", make_file("{" + entry("a", "F32", "[-2]", 0, 8) + "}", two),
        "shape[0] = -2, expected a non-negative integer"},
       {"fractional dimension", make_file("{" + entry("a", "F32", "[2.0]", 0, 8) + "}", two), "shape[0] = 2.0"},
-      {"dtype F16", make_file("{" + entry("x", "F16", "[4]", 0, 8) + "}", two),
-       "bad.safetensors: tensor 'x' has dtype F16, expected F32 or I32"},
+      {"dtype F64", make_file("{" + entry("x", "F64", "[1]", 0, 8) + "}", two),
+       "bad.safetensors: tensor 'x' has dtype F64, expected F32, F16, BF16 or I32"},
+      {"F16 shape not matching", make_file("{" + entry("x", "F16", "[3]", 0, 8) + "}", two),
+       "tensor 'x' has shape [3] of F16, which needs 6 bytes"},
       {"dtype not a string", make_file(R"({"a":{"dtype":4,"shape":[2],"data_offsets":[0,8]}})", two),
        "tensor 'a' has dtype 4, expected a string"},
       {"missing data_offsets", make_file(R"({"a":{"dtype":"F32","shape":[2]}})", two),
@@ -183,6 +187,19 @@ TEST_CASE("safetensors: every bad file is a qkv::Error that names the problem") 
   }
   CHECK_THROWS_WITH_AS(read_safetensors(temp_path("does_not_exist.safetensors")), doctest::Contains("no such file"),
                        Error);
+}
+
+TEST_CASE("safetensors: F16 and BF16 tensors are read into floats exactly") {
+  // Little-endian halves: F16 1.0 = 0x3c00, -2.0 = 0xc000; BF16 1.0 = 0x3f80, -0.5 = 0xbf00.
+  std::string data("\x00\x3c\x00\xc0\x80\x3f\x00\xbf", 8);
+  SafeTensorsFile f = parse_safetensors(
+      make_file("{" + entry("h", "F16", "[2]", 0, 4) + "," + entry("b", "BF16", "[1,2]", 4, 8) + "}", data), "x");
+  REQUIRE(f.tensors.size() == 2);
+  CHECK(f.tensors[0].second.dtype == "F16");
+  CHECK(f.tensors[0].second.f32 == std::vector<float>{1.0f, -2.0f});
+  CHECK(f.tensors[1].second.dtype == "BF16");
+  CHECK(f.tensors[1].second.shape == Shape{1, 2});
+  CHECK(f.tensors[1].second.f32 == std::vector<float>{1.0f, -0.5f});
 }
 
 TEST_CASE("safetensors: the writer refuses tensors it could not read back") {

@@ -28,6 +28,7 @@ void add_init(CLI::App& app, Context& ctx);
 void add_info(CLI::App& app, Context& ctx);
 void add_export(CLI::App& app, Context& ctx);
 void add_import(CLI::App& app, Context& ctx);
+void add_logits(CLI::App& app, Context& ctx);
 void add_step(CLI::App& app, Context& ctx);
 void add_tokenizer(CLI::App& app, Context& ctx);
 void add_attention(CLI::App& app, Context& ctx);

@@ -26,6 +26,14 @@ struct TokenizerImport {
 // ones (GPT-2's "<|endoftext|>" = 50256) become named specials. Every error names the file and what is wrong.
 Tokenizer import_tokenizer(const std::vector<std::string>& paths, const TokenizerImport& options);
 
+// GPT-2's vocab.json and merges.txt (Hugging Face's names) for a tokenizer with GPT-2's split: each token
+// spelled with GPT-2's byte table (NOTE [gpt2 bytes]), specials by their text. import_tokenizer reads them back
+// to the same tokenizer. Throws for a tokenizer those files cannot hold (char, or qkv's own split).
+struct VocabFiles {
+  std::string vocab_json, merges_txt;
+};
+VocabFiles to_vocab_files(const Tokenizer& t);
+
 // The parts, on file contents (tests and the fuzzer use them without files).
 BpeVocab read_vocab_and_merges(std::string_view vocab_json, const std::string& vocab_path, std::string_view merges,
                                const std::string& merges_path);

@@ -8,7 +8,9 @@
 #include <set>
 
 #include "core/archive.h"
+#include "core/bf16.h"
 #include "core/error.h"
+#include "core/f16.h"
 
 namespace qkv {
 
@@ -24,8 +26,11 @@ using json = nlohmann::ordered_json;
 constexpr uint64_t kMaxHeader = 100ull << 20;  // the reference implementation's limit
 constexpr const char* kMetadataKey = "__metadata__";
 
-// Bytes per element, or 0 for a dtype qkv does not read or write.
-uint64_t dtype_size(const std::string& dtype) { return dtype == "F32" || dtype == "I32" ? 4 : 0; }
+// Bytes per element, or 0 for a dtype qkv does not read. F16 and BF16 are read (into floats), never written.
+uint64_t dtype_size(const std::string& dtype) {
+  if (dtype == "F32" || dtype == "I32") return 4;
+  return dtype == "F16" || dtype == "BF16" ? 2 : 0;
+}
 
 // A non-negative JSON integer. "-0" parses as a signed integer and "2.0" as a float: the first counts, the
 // second does not (a dimension of 2.5 has no meaning, and silently truncating 2.0 would hide a broken writer).
@@ -134,7 +139,7 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_size, co
   QKV_CHECK(dtype.is_string(), source, ": tensor '", name, "' has dtype ", show(dtype), ", expected a string");
   e.dtype = dtype.get<std::string>();
   uint64_t elem = dtype_size(e.dtype);
-  QKV_CHECK(elem > 0, source, ": tensor '", name, "' has dtype ", e.dtype, ", expected F32 or I32");
+  QKV_CHECK(elem > 0, source, ": tensor '", name, "' has dtype ", e.dtype, ", expected F32, F16, BF16 or I32");
 
   const json& shape = v["shape"];
   QKV_CHECK(shape.is_array(), source, ": tensor '", name, "' has shape ", show(shape),
@@ -313,10 +318,18 @@ SafeTensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
     SafeTensor t;
     t.dtype = e.dtype;
     t.shape = e.shape;
-    const uint64_t count = (e.end - e.begin) / 4;
+    const uint64_t count = (e.end - e.begin) / dtype_size(e.dtype);
     if (e.dtype == "F32") {
       t.f32.resize(count);
       if (count) std::memcpy(t.f32.data(), data + e.begin, count * sizeof(float));
+    } else if (e.dtype == "F16" || e.dtype == "BF16") {
+      t.f32.resize(count);
+      float (*decode)(uint16_t) = e.dtype == "F16" ? from_f16 : from_bf16;
+      for (uint64_t i = 0; i < count; ++i) {
+        uint16_t h;
+        std::memcpy(&h, data + e.begin + 2 * i, sizeof h);
+        t.f32[i] = decode(h);
+      }
     } else {
       t.i32.resize(count);
       if (count) std::memcpy(t.i32.data(), data + e.begin, count * sizeof(int32_t));

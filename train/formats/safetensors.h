@@ -17,10 +17,12 @@ namespace qkv {
 // The JSON maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end)} with offsets relative to
 // the data section, plus an optional "__metadata__" object of string -> string. As in the reference
 // implementation, the tensors' ranges must tile the data section exactly (no overlap, no hole, no trailing
-// bytes: a hole could hide a second file inside this one), and a header over 100 MB is refused. Only F32 and
-// I32 are read and written: that is every dtype qkv stores.
+// bytes: a hole could hide a second file inside this one), and a header over 100 MB is refused. F32 and I32
+// are read and written (every dtype qkv stores); F16 and BF16 are read into floats, exactly, for weights made
+// elsewhere.
 
-// One tensor: `dtype` is "F32" (values in f32) or "I32" (values in i32); the other vector stays empty.
+// One tensor: `dtype` is "F32", "F16" or "BF16" (values in f32) or "I32" (values in i32); the other vector stays
+// empty. Only F32 and I32 tensors can be written.
 struct SafeTensor {
   std::string dtype;
   Shape shape;
