@@ -19,6 +19,7 @@
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/formats/bpe_vocab_files.h"
+#include "train/formats/llmc_checkpoint.h"
 #include "train/formats/safetensors.h"
 #include "train/formats/tokenizer_json.h"
 
@@ -79,6 +80,20 @@ inline void safetensors(std::string_view bytes) {
     std::string written = to_safetensors_bytes(file);
     SafeTensorsFile again = parse_safetensors(written, "fuzz.safetensors (written back)");
     promise(to_safetensors_bytes(again) == written, "safetensors: a parsed file does not write back the same");
+  });
+}
+
+// An llm.c checkpoint; one that parses must write back to a file that parses to the same tensors.
+inline void llmc(std::string_view bytes) {
+  expect_errors([&] {
+    LlmcModel m = parse_llmc(bytes, "fuzz.bin");
+    std::string written = to_llmc_bytes(m.model, m.params);
+    LlmcModel again = parse_llmc(written, "fuzz.bin (written back)");
+    promise(again.params.size() == m.params.size(), "llm.c: a parsed file does not write back the same");
+    for (size_t i = 0; i < m.params.size(); ++i)
+      promise(again.params[i].first == m.params[i].first &&
+                  again.params[i].second.to_vector() == m.params[i].second.to_vector(),
+              "llm.c: a parsed file does not write back the same tensors");
   });
 }
 

@@ -9,7 +9,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
-mkdir -p "$corpus"/{checkpoint,safetensors,tokenizer,tokenizer_import,config}
+mkdir -p "$corpus"/{checkpoint,safetensors,tokenizer,tokenizer_import,config,llmc}
 cp configs/*.json "$corpus/config/"
 
 repo=$PWD
@@ -22,7 +22,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do printf 'abc\tabc\ncab\tcab\n'; done >pairs.tsv
 # Models as small as a model can be: one layer, d_model 8, a few tokens.
 tiny='"n_layer": 1, "n_head": 2, "d_model": 8, "block_size": 8'
 cat >gpt.json <<JSON
-{"model": {"kind": "gpt", $tiny}, "data": {"train": "text.txt"}}
+{"model": {"kind": "gpt", $tiny}, "data": {"train": "long.txt"}}
 JSON
 cat >mlm.json <<JSON
 {"model": {"kind": "encoder", $tiny}, "data": {"task": "mlm", "train": "long.txt", "tokenizer": "bpe",
@@ -38,6 +38,9 @@ for name in gpt mlm classify seq2seq; do
   "$qkv" init $name.json --out "$corpus/checkpoint/$name.qkv" >/dev/null
   "$qkv" export "$corpus/checkpoint/$name.qkv" --out "$corpus/safetensors/$name.safetensors" >/dev/null
 done
+
+"$qkv" init gpt.json --set model.bias=true --set model.activation=gelu_tanh --out gpt2.qkv >/dev/null
+"$qkv" export gpt2.qkv --format llmc --out "$corpus/llmc/tiny.bin" >/dev/null
 
 "$qkv" tokenizer train --data text.txt --type char --out "$corpus/tokenizer/char.tok" >/dev/null
 "$qkv" tokenizer train --data long.txt --type bpe --vocab-size 280 --out "$corpus/tokenizer/bpe.tok" >/dev/null

@@ -192,10 +192,9 @@ Config parse_config(const json& j) {
   return c;
 }
 
-const char* const kArchitectureKeys[12] = {"model.kind",      "model.n_layer",    "model.n_head",
-                                           "model.d_model",   "model.d_ff",       "model.block_size",
-                                           "model.bias",      "model.norm",       "model.positions",
-                                           "model.activation", "model.attention", "model.window"};
+const char* const kArchitectureKeys[12] = {"model.kind",      "model.n_layer",    "model.n_head",    "model.d_model",
+                                           "model.d_ff",      "model.block_size", "model.bias",      "model.norm",
+                                           "model.positions", "model.activation", "model.attention", "model.window"};
 
 Config with_architecture_of(const Config& config, const Config& from) {
   json j = to_json(config);

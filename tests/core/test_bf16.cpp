@@ -39,8 +39,8 @@ TEST_CASE("bf16: rounds to nearest even, keeps infinities and NaN") {
 TEST_CASE("f16: decodes normals, subnormals, zeros, infinities and NaN exactly") {
   CHECK(from_f16(0x3c00) == 1.0f);
   CHECK(from_f16(0xc000) == -2.0f);
-  CHECK(from_f16(0x3555) == 0.333251953125f);  // the f16 nearest 1/3
-  CHECK(from_f16(0x7bff) == 65504.0f);         // the largest
+  CHECK(from_f16(0x3555) == 0.333251953125f);        // the f16 nearest 1/3
+  CHECK(from_f16(0x7bff) == 65504.0f);               // the largest
   CHECK(from_f16(0x0400) == std::ldexp(1.0f, -14));  // the smallest normal
   CHECK(from_f16(0x0001) == std::ldexp(1.0f, -24));  // the smallest subnormal
   CHECK(from_f16(0x03ff) == std::ldexp(1023.0f, -24));

@@ -41,6 +41,7 @@ void replay(const std::string& target, void (*run)(std::string_view)) {
 
 TEST_CASE("fuzz regressions: checkpoint files") { replay("checkpoint", qkv::fuzz::checkpoint); }
 TEST_CASE("fuzz regressions: safetensors files") { replay("safetensors", qkv::fuzz::safetensors); }
+TEST_CASE("fuzz regressions: llm.c checkpoints") { replay("llmc", qkv::fuzz::llmc); }
 TEST_CASE("fuzz regressions: tokenizer files") { replay("tokenizer", qkv::fuzz::tokenizer); }
 TEST_CASE("fuzz regressions: GPT-2 tokenizer files") { replay("tokenizer_import", qkv::fuzz::tokenizer_import); }
 TEST_CASE("fuzz regressions: configs") { replay("config", qkv::fuzz::config); }

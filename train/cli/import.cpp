@@ -51,12 +51,13 @@ void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, const NamedTe
   AnyModel m = build_model(config.model);
   load_parameters(m.module(), params);
   save_checkpoint(a.out, make_checkpoint(config, tokenizer, m, {}));
-  std::printf("wrote %s from %s: gpt, %lld layers, %lld heads, d_model %lld, block_size %lld, vocab %lld, %.1fM "
-              "parameters, %s\n",
-              a.out.c_str(), what.c_str(), static_cast<long long>(model.n_layer),
-              static_cast<long long>(model.n_head), static_cast<long long>(model.d_model),
-              static_cast<long long>(model.block_size), static_cast<long long>(model.vocab_size),
-              static_cast<double>(m.module().num_params()) / 1e6, enum_name(kActivations, model.activation));
+  std::printf(
+      "wrote %s from %s: gpt, %lld layers, %lld heads, d_model %lld, block_size %lld, vocab %lld, %.1fM "
+      "parameters, %s\n",
+      a.out.c_str(), what.c_str(), static_cast<long long>(model.n_layer), static_cast<long long>(model.n_head),
+      static_cast<long long>(model.d_model), static_cast<long long>(model.block_size),
+      static_cast<long long>(model.vocab_size), static_cast<double>(m.module().num_params()) / 1e6,
+      enum_name(kActivations, model.activation));
 }
 
 Tokenizer given_tokenizer(const std::string& path) { return Tokenizer::load(path); }

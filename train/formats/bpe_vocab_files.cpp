@@ -254,10 +254,11 @@ Tokenizer import_tokenizer(const std::vector<std::string>& paths, const Tokenize
 }
 
 VocabFiles to_vocab_files(const Tokenizer& t) {
-  QKV_CHECK(t.kind() == TokenizerKind::Bpe && t.pretokenizer() == Pretokenizer::Gpt2,
-            "GPT-2's vocab.json and merges.txt hold byte-level BPE with GPT-2's split only; this tokenizer is ",
-            name(t.kind()), t.kind() == TokenizerKind::Bpe ? std::string(" with the ") + name(t.pretokenizer()) + " split"
-                                                          : std::string());
+  QKV_CHECK(
+      t.kind() == TokenizerKind::Bpe && t.pretokenizer() == Pretokenizer::Gpt2,
+      "GPT-2's vocab.json and merges.txt hold byte-level BPE with GPT-2's split only; this tokenizer is ",
+      name(t.kind()),
+      t.kind() == TokenizerKind::Bpe ? std::string(" with the ") + name(t.pretokenizer()) + " split" : std::string());
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
   for (int32_t id = 0; id < t.size(); ++id) {
     const std::string& tok = t.tokens()[static_cast<size_t>(id)];

@@ -18,8 +18,8 @@ using json = nlohmann::json;
 int64_t positive_int(const json& config, const char* key, int64_t fallback, const std::string& source) {
   if (!config.contains(key)) return fallback;
   const json& v = config[key];
-  QKV_CHECK(v.is_number_integer() && v.get<int64_t>() > 0 && v.get<int64_t>() <= (int64_t{1} << 24), source, ": ",
-            key, " is ", v.dump(), ", expected a positive integer");
+  QKV_CHECK(v.is_number_integer() && v.get<int64_t>() > 0 && v.get<int64_t>() <= (int64_t{1} << 24), source, ": ", key,
+            " is ", v.dump(), ", expected a positive integer");
   return v.get<int64_t>();
 }
 
@@ -111,8 +111,7 @@ ModelConfig model_from_hf_config(const json& c, const std::string& source) {
   else
     QKV_FAIL(source, ": activation_function \"", act, "\", expected gelu_new, gelu_pytorch_tanh, gelu or relu");
   if (c.contains("layer_norm_epsilon")) {
-    QKV_CHECK(c["layer_norm_epsilon"].is_number() &&
-                  std::abs(c["layer_norm_epsilon"].get<double>() - 1e-5) <= 1e-12,
+    QKV_CHECK(c["layer_norm_epsilon"].is_number() && std::abs(c["layer_norm_epsilon"].get<double>() - 1e-5) <= 1e-12,
               source, ": layer_norm_epsilon ", c["layer_norm_epsilon"].dump(), ", expected 1e-05 (qkv's LayerNorm)");
   }
   QKV_CHECK(flag(c, "tie_word_embeddings", true, source), source,
@@ -128,7 +127,9 @@ ModelConfig model_from_hf_config(const json& c, const std::string& source) {
 }
 
 json hf_config_of(const ModelConfig& m, const Tokenizer& tokenizer) {
-  const char* act = m.activation == Activation::GeluTanh ? "gelu_new" : m.activation == Activation::Gelu ? "gelu" : "relu";
+  const char* act = m.activation == Activation::GeluTanh ? "gelu_new"
+                    : m.activation == Activation::Gelu   ? "gelu"
+                                                         : "relu";
   json c = {{"architectures", {"GPT2LMHeadModel"}},
             {"model_type", "gpt2"},
             {"vocab_size", m.vocab_size},

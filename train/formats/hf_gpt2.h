@@ -24,10 +24,10 @@ namespace qkv {
 
 struct HfModel {
   ModelConfig model;
-  NamedTensors params;                  // qkv's names and layouts
-  std::optional<Tokenizer> tokenizer;   // from vocab.json + merges.txt or tokenizer.json, when the folder has them
-  std::string dtypes;                   // the tensors' dtypes as read, e.g. "F16"
-  std::string weights;                  // the weight files read, for messages
+  NamedTensors params;                 // qkv's names and layouts
+  std::optional<Tokenizer> tokenizer;  // from vocab.json + merges.txt or tokenizer.json, when the folder has them
+  std::string dtypes;                  // the tensors' dtypes as read, e.g. "F16"
+  std::string weights;                 // the weight files read, for messages
 };
 
 ModelConfig model_from_hf_config(const nlohmann::json& config, const std::string& source);

@@ -27,15 +27,27 @@ const std::vector<Part>& parts() {
   static const std::vector<Part> p = {
       {"ln_1.weight", true, [](int64_t C) { return Shape{C}; }},
       {"ln_1.bias", true, [](int64_t C) { return Shape{C}; }},
-      {"attn.c_attn.weight", true, [](int64_t C) { return Shape{3 * C, C}; }},
+      {"attn.c_attn.weight", true,
+       [](int64_t C) {
+         return Shape{3 * C, C};
+       }},
       {"attn.c_attn.bias", true, [](int64_t C) { return Shape{3 * C}; }},
-      {"attn.c_proj.weight", true, [](int64_t C) { return Shape{C, C}; }},
+      {"attn.c_proj.weight", true,
+       [](int64_t C) {
+         return Shape{C, C};
+       }},
       {"attn.c_proj.bias", true, [](int64_t C) { return Shape{C}; }},
       {"ln_2.weight", true, [](int64_t C) { return Shape{C}; }},
       {"ln_2.bias", true, [](int64_t C) { return Shape{C}; }},
-      {"mlp.c_fc.weight", true, [](int64_t C) { return Shape{4 * C, C}; }},
+      {"mlp.c_fc.weight", true,
+       [](int64_t C) {
+         return Shape{4 * C, C};
+       }},
       {"mlp.c_fc.bias", true, [](int64_t C) { return Shape{4 * C}; }},
-      {"mlp.c_proj.weight", true, [](int64_t C) { return Shape{C, 4 * C}; }},
+      {"mlp.c_proj.weight", true,
+       [](int64_t C) {
+         return Shape{C, 4 * C};
+       }},
       {"mlp.c_proj.bias", true, [](int64_t C) { return Shape{C}; }},
       {"ln_f.weight", false, [](int64_t C) { return Shape{C}; }},
       {"ln_f.bias", false, [](int64_t C) { return Shape{C}; }},
@@ -77,8 +89,8 @@ LlmcModel parse_llmc(std::string_view bytes, const std::string& source) {
   int64_t floats = Vp * C + maxT * C;
   for (const Part& p : parts()) floats += (p.per_layer ? L : 1) * numel(p.shape(C));
   const uint64_t want = 4 * kHeaderInts + 4 * static_cast<uint64_t>(floats);
-  QKV_CHECK(bytes.size() == want, source, ": ", bytes.size(), " bytes, but a model of maxT ", maxT, ", Vp ", Vp,
-            ", L ", L, ", C ", C, " needs ", want);
+  QKV_CHECK(bytes.size() == want, source, ": ", bytes.size(), " bytes, but a model of maxT ", maxT, ", Vp ", Vp, ", L ",
+            L, ", C ", C, " needs ", want);
 
   LlmcModel out;
   ModelConfig& m = out.model;
