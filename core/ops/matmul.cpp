@@ -62,6 +62,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, c
     return;
   }
   if (gemm_logging()) log_gemm(transpose_a, transpose_b, M, N, K);
+  isa();  // resolved here, where a bad QKV_ISA can throw, not inside the parallel region (which would terminate)
   // NOTE [gemm split]: OpenBLAS runs on one thread; qkv cuts C into parts by the configured thread count and
   // the shape only, so the bits do not depend on which threads, or how many of them, compute the parts.
   GemmSplit split = gemm_split(M, N, K, threads());

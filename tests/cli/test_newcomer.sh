@@ -7,12 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$(dirname "$0")/common.sh" "$1"
 
-for i in $(seq 300); do echo "the cat sat on the mat and the dog ate the bone. a bird sang."; done >story.txt
-cat >gpt.json <<'JSON'
-{"model": {"kind": "gpt", "n_layer": 1, "n_head": 2, "d_model": 32, "block_size": 32},
- "data": {"train": "story.txt"}, "optim": {"lr": 3e-3, "warmup_steps": 10},
- "train": {"batch_size": 8, "max_steps": 60, "eval_interval": 30, "eval_steps": 4, "out_dir": "gpt", "threads": 1}}
-JSON
+write_story_and_gpt_config
 step_of() { "$qkv" info "$1" --json | grep -o '"step":[0-9]*' | cut -d: -f2; }
 now_ms() { date +%s%3N; }
 

@@ -18,36 +18,17 @@
 #include "core/precision.h"
 #include "core/rng.h"
 #include "core/threads.h"
+#include "gemm_test_util.h"
 
 using namespace qkv;
+using namespace qkv::testing;
 
 namespace {
-
-// Whether this CPU runs the fast kernel; if not, says so in the test output (the case then asserts nothing).
-bool fast_kernel_available() {
-  if (detected_isa() >= Isa::avx512bf16) return true;
-  MESSAGE("skipped: this CPU lacks AVX512-BF16 (it has: " << cpu_features() << "), so gemm_bf16_avx512 cannot run");
-  return false;
-}
-
-// Restores the path in use at the end of a test that forces one.
-struct IsaRestore {
-  Isa saved = isa();
-  ~IsaRestore() { set_isa(saved); }
-};
 
 float bits_to_float(uint32_t bits) {
   float x;
   std::memcpy(&x, &bits, sizeof x);
   return x;
-}
-
-// A stored matrix of rows x cols with row stride ld >= cols; the padding holds values that must not be read.
-std::vector<float> random_matrix(Rng& rng, int64_t rows, int64_t cols, int64_t ld) {
-  std::vector<float> m(static_cast<size_t>(rows * ld), 1e30f);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) m[static_cast<size_t>(i * ld + j)] = rng.normal();
-  return m;
 }
 
 std::vector<float> absolute(std::vector<float> v) {
@@ -97,7 +78,7 @@ void check_against_plain(Rng& rng, Shape3 s, bool ta, bool tb, int64_t pad, floa
 }  // namespace
 
 TEST_CASE("bf16 kernel: packing rounds each input as to_bf16 does (one-term sums are exact)") {
-  if (!fast_kernel_available()) return;
+  if (!kernel_available(Isa::avx512bf16, "gemm_bf16_avx512")) return;
   Rng rng(11);
   // Random bits over a range of exponents, exact ties (low half 0x8000) of odd and even bf16, infinities, NaN.
   const int64_t n = 100;
@@ -147,7 +128,7 @@ TEST_CASE("bf16 kernel: packing rounds each input as to_bf16 does (one-term sums
 }
 
 TEST_CASE("bf16 kernel: K = 0 leaves beta C (zeros for beta 0, whatever C held)") {
-  if (!fast_kernel_available()) return;
+  if (!kernel_available(Isa::avx512bf16, "gemm_bf16_avx512")) return;
   std::vector<float> c = {std::nanf(""), 1.0f, 2.0f, 3.0f};
   float unused = 0.0f;
   gemm_bf16_avx512(false, false, 2, 2, 0, &unused, 1, &unused, 2, 0.0f, c.data(), 2);
@@ -158,7 +139,7 @@ TEST_CASE("bf16 kernel: K = 0 leaves beta C (zeros for beta 0, whatever C held)"
 }
 
 TEST_CASE("bf16 kernel: equals the plain path on ragged shapes, all transposes, wide strides, beta 0 and 1") {
-  if (!fast_kernel_available()) return;
+  if (!kernel_available(Isa::avx512bf16, "gemm_bf16_avx512")) return;
   Rng rng(2024);
   // Every size of {1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 257, 513} in each position; edges of the 12-row and
   // 32-column tiles, of 16-lane vectors, odd K, more than one row block (192), and cases over the K block
@@ -179,7 +160,7 @@ TEST_CASE("bf16 kernel: equals the plain path on ragged shapes, all transposes, 
 }
 
 TEST_CASE("bf16 kernel: results do not depend on how gemm() splits C (row and column slices)") {
-  if (!fast_kernel_available()) return;
+  if (!kernel_available(Isa::avx512bf16, "gemm_bf16_avx512")) return;
   Rng rng(5);
   const int64_t M = 50, N = 70, K = 45;
   std::vector<float> a = random_matrix(rng, M, K, K), b = random_matrix(rng, K, N, N);
@@ -193,7 +174,7 @@ TEST_CASE("bf16 kernel: results do not depend on how gemm() splits C (row and co
 }
 
 TEST_CASE("bf16 kernel: gemm() under bf16 gives the same bits on 1 and 2 threads (a packing buffer per thread)") {
-  if (!fast_kernel_available()) return;
+  if (!kernel_available(Isa::avx512bf16, "gemm_bf16_avx512")) return;
   Rng rng(8);
   PrecisionScope bf16(Precision::bf16);
   for (auto [M, N, K] : {std::tuple{301, 77, 1000}, std::tuple{77, 301, 999}}) {
@@ -219,7 +200,7 @@ TEST_CASE("bf16 kernel: gemm_bf16 takes the fast path by isa() and the plain one
   set_isa(Isa::generic);
   gemm_bf16(false, true, M, N, K, a.data(), K, b.data(), K, 0.0f, got.data(), N);
   CHECK(std::memcmp(got.data(), plain.data(), got.size() * sizeof(float)) == 0);
-  if (!fast_kernel_available()) return;
+  if (!kernel_available(Isa::avx512bf16, "gemm_bf16_avx512")) return;
   set_isa(Isa::avx512bf16);
   gemm_bf16(false, true, M, N, K, a.data(), K, b.data(), K, 0.0f, got.data(), N);
   gemm_bf16_avx512(false, true, M, N, K, a.data(), K, b.data(), K, 0.0f, fast.data(), N);

@@ -14,30 +14,12 @@
 #include "core/precision.h"
 #include "core/rng.h"
 #include "core/threads.h"
+#include "gemm_test_util.h"
 
 using namespace qkv;
+using namespace qkv::testing;
 
 namespace {
-
-// Whether this CPU runs the kernel; if not, says so in the test output (the case then asserts nothing).
-bool f32_kernel_available() {
-  if (detected_isa() >= Isa::avx512) return true;
-  MESSAGE("skipped: this CPU lacks AVX-512 (it has: " << cpu_features() << "), so gemm_f32_avx512 cannot run");
-  return false;
-}
-
-struct IsaRestore {
-  Isa saved = isa();
-  ~IsaRestore() { set_isa(saved); }
-};
-
-// A stored matrix of rows x cols with row stride ld >= cols; the padding holds values that must not be read.
-std::vector<float> random_matrix(Rng& rng, int64_t rows, int64_t cols, int64_t ld) {
-  std::vector<float> m(static_cast<size_t>(rows * ld), 1e30f);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) m[static_cast<size_t>(i * ld + j)] = rng.normal();
-  return m;
-}
 
 // Checks every element of the kernel's C against sums in double, relative to sum_k |a||b| + |beta c|; C's
 // padding columns must stay untouched, and beta 0 must not read the NaN C starts with.
@@ -77,7 +59,7 @@ void check_against_double(Rng& rng, int64_t M, int64_t N, int64_t K, bool ta, bo
 }  // namespace
 
 TEST_CASE("f32 kernel: matches double sums on ragged shapes, all transposes, wide strides, beta 0 and 1") {
-  if (!f32_kernel_available()) return;
+  if (!kernel_available(Isa::avx512, "gemm_f32_avx512")) return;
   Rng rng(31);
   // Sizes of 1, across the 12-row and 32-column tiles and 16-lane vectors, more than one row block (192), over
   // the K block (384: three blocks, the last one ragged) and the column block (1536).
@@ -96,7 +78,7 @@ TEST_CASE("f32 kernel: matches double sums on ragged shapes, all transposes, wid
 }
 
 TEST_CASE("f32 kernel: K = 0 leaves beta C (zeros for beta 0, whatever C held)") {
-  if (!f32_kernel_available()) return;
+  if (!kernel_available(Isa::avx512, "gemm_f32_avx512")) return;
   std::vector<float> c = {std::nanf(""), 1.0f, 2.0f, 3.0f};
   float unused = 0.0f;
   gemm_f32_avx512(false, false, 2, 2, 0, &unused, 1, &unused, 2, 0.0f, c.data(), 2);
@@ -122,7 +104,7 @@ TEST_CASE("f32 kernel: gemm() takes it under avx512 for N > 16, OpenBLAS otherwi
       gemm(false, true, M, N, K, a.data(), b.data(), 0.0f, got.data());
       CHECK(std::memcmp(got.data(), blas.data(), got.size() * sizeof(float)) == 0);
     }
-    if (!f32_kernel_available()) continue;
+    if (!kernel_available(Isa::avx512, "gemm_f32_avx512")) continue;
     set_isa(Isa::avx512);
     gemm_f32_avx512(false, true, M, N, K, a.data(), K, b.data(), K, 0.0f, kernel.data(), N);
     gemm(false, true, M, N, K, a.data(), b.data(), 0.0f, got.data());
@@ -132,7 +114,7 @@ TEST_CASE("f32 kernel: gemm() takes it under avx512 for N > 16, OpenBLAS otherwi
 }
 
 TEST_CASE("f32 kernel: gemm() gives the same bits on 1 and 2 threads (a packing buffer per thread)") {
-  if (!f32_kernel_available()) return;
+  if (!kernel_available(Isa::avx512, "gemm_f32_avx512")) return;
   Rng rng(9);
   PrecisionScope fp32(Precision::fp32);
   for (auto [M, N, K] : {std::tuple{301, 77, 1000}, std::tuple{77, 301, 999}}) {
