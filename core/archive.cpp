@@ -45,6 +45,10 @@ void ArchiveWriter::i32s(const std::vector<int32_t>& v) {
   for (int32_t x : v) i32(x);
 }
 std::string ArchiveWriter::bytes() { return os_.str(); }
+std::string ArchiveWriter::take() && {
+  ar_.reset();
+  return std::move(os_).str();
+}
 
 ArchiveReader::ArchiveReader(std::string bytes, std::string source)
     : source_(std::move(source)), size_(bytes.size()), is_(std::move(bytes)) {
@@ -195,25 +199,33 @@ void maybe_inject(const WriteFault& fault, size_t done, int fd, const std::strin
 }  // namespace
 
 void write_file_atomic(const std::string& path, std::string_view bytes, bool faults) {
+  write_file_atomic(path, std::initializer_list<std::string_view>{bytes}, faults);
+}
+
+void write_file_atomic(const std::string& path, std::initializer_list<std::string_view> parts, bool faults) {
   const WriteFault fault = faults ? write_fault_from_env() : WriteFault{};
   std::string tmp = path + ".tmp";
+  size_t total = 0;
+  for (std::string_view p : parts) total += p.size();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail_write(fd, path, tmp, "opening", errno, 0, bytes.size());
-  size_t done = 0;
+  if (fd < 0) fail_write(fd, path, tmp, "opening", errno, 0, total);
+  size_t done = 0, part_start = 0;  // bytes written in all; where the current part starts among them
+  auto part = parts.begin();
   for (;;) {
-    maybe_inject(fault, done, fd, path, tmp, bytes.size());
-    if (done == bytes.size()) break;
-    size_t chunk = bytes.size() - done;
+    maybe_inject(fault, done, fd, path, tmp, total);
+    while (part != parts.end() && done == part_start + part->size()) part_start += (part++)->size();
+    if (done == total) break;
+    size_t chunk = part_start + part->size() - done;
     if (fault.kind != WriteFault::Kind::kNone && fault.after_bytes > done)
       chunk = std::min<size_t>(chunk, fault.after_bytes - done);  // stop exactly at the fault's offset
-    ssize_t n = ::write(fd, bytes.data() + done, chunk);
+    ssize_t n = ::write(fd, part->data() + (done - part_start), chunk);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_write(fd, path, tmp, "writing", errno, done, bytes.size());
+    if (n < 0) fail_write(fd, path, tmp, "writing", errno, done, total);
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) fail_write(fd, path, tmp, "flushing", errno, done, bytes.size());
+  if (::fsync(fd) != 0) fail_write(fd, path, tmp, "flushing", errno, done, total);
   int closed = ::close(fd);
-  if (closed != 0) fail_write(-1, path, tmp, "closing", errno, done, bytes.size());
+  if (closed != 0) fail_write(-1, path, tmp, "closing", errno, done, total);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());

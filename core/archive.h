@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -34,7 +35,8 @@ class ArchiveWriter {
   void str(std::string_view s);
   void floats(const float* data, int64_t n);  // length, then the values
   void i32s(const std::vector<int32_t>& v);
-  std::string bytes();  // everything written so far
+  std::string bytes();          // everything written so far
+  std::string take() &&;        // the same without a copy (a checkpoint's payload is the model's size); ends the writer
 
  private:
   void raw(const void* data, uint64_t n);
@@ -91,6 +93,8 @@ std::string read_file(const std::string& path);
 // removes PATH.tmp and leaves PATH as it was. `faults` false exempts the write from QKV_FAULT below (a run's
 // side files, so that the fault's byte offset still lands in the checkpoint write it is aimed at).
 void write_file_atomic(const std::string& path, std::string_view bytes, bool faults = true);
+// The same for a file made of parts (a header and a large payload, without joining them in memory).
+void write_file_atomic(const std::string& path, std::initializer_list<std::string_view> parts, bool faults = true);
 
 // NOTE [fault hook]: a test hook, not a feature. The environment variable QKV_FAULT makes write_file_atomic
 // fail on purpose, so tests can check that no moment of a write loses the previous file:

@@ -66,13 +66,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     w.u64(f.size);
     w.u64(f.fnv1a64);
   }
-  std::string payload = w.bytes();
-  std::string file(kMagic, 8);
-  put_u32(file, kCheckpointVersion);
-  put_u64(file, payload.size());
-  put_u64(file, fnv1a64(payload));
-  file += payload;
-  write_file_atomic(path, file);
+  const std::string payload = std::move(w).take();
+  std::string header(kMagic, 8);
+  put_u32(header, kCheckpointVersion);
+  put_u64(header, payload.size());
+  put_u64(header, fnv1a64(payload));
+  write_file_atomic(path, {header, payload});
 }
 
 Checkpoint load_checkpoint(const std::string& path) { return parse_checkpoint(read_file(path), path); }

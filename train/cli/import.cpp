@@ -37,7 +37,7 @@ std::string first_bytes(const std::string& path, size_t n) {
 }
 
 // A GPT-2 model made elsewhere, with its tokenizer, as a qkv checkpoint of an LM config.
-void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, const NamedTensors& params,
+void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, NamedTensors params,
                            const Tokenizer& tokenizer, const std::string& what) {
   QKV_CHECK(tokenizer.size() == model.vocab_size, "import: the tokenizer has ", tokenizer.size(),
             " tokens, but the model's vocabulary is ", model.vocab_size, " (give the tokenizer it was trained with)");
@@ -50,6 +50,7 @@ void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, const NamedTe
   config.optim.decay_steps = config.train.max_steps;
   AnyModel m = build_model(config.model);
   load_parameters(m.module(), params);
+  NamedTensors().swap(params);  // the model holds the weights now; the checkpoint's bytes come next
   save_checkpoint(a.out, make_checkpoint(config, tokenizer, m, {}));
   std::printf(
       "wrote %s from %s: gpt, %lld layers, %lld heads, d_model %lld, block_size %lld, vocab %lld, %.1fM "
@@ -67,7 +68,7 @@ void import_hf(const ImportArgs& a) {
   std::optional<Tokenizer> tokenizer = a.tokenizer.empty() ? hf.tokenizer : given_tokenizer(a.tokenizer);
   QKV_CHECK(tokenizer.has_value(), "import: ", a.source,
             " has no vocab.json + merges.txt or tokenizer.json; give --tokenizer T.tok (qkv tokenizer import)");
-  write_gpt2_checkpoint(a, hf.model, hf.params, *tokenizer, a.source + " (Hugging Face GPT-2, " + hf.dtypes + ")");
+  write_gpt2_checkpoint(a, hf.model, std::move(hf.params), *tokenizer, a.source + " (Hugging Face GPT-2, " + hf.dtypes + ")");
 }
 
 void import_llmc(const ImportArgs& a) {
@@ -75,7 +76,7 @@ void import_llmc(const ImportArgs& a) {
   QKV_CHECK(!a.tokenizer.empty(), "import: ", a.source,
             " is an llm.c checkpoint, which holds no tokenizer; give --tokenizer gpt2.tok (from `qkv tokenizer "
             "import encoder.json vocab.bpe --out gpt2.tok`)");
-  write_gpt2_checkpoint(a, l.model, l.params, given_tokenizer(a.tokenizer), a.source + " (llm.c)");
+  write_gpt2_checkpoint(a, l.model, std::move(l.params), given_tokenizer(a.tokenizer), a.source + " (llm.c)");
 }
 
 // Weights under qkv's (nanoGPT's) names, for the architecture a config describes.

@@ -151,9 +151,9 @@ json hf_config_of(const ModelConfig& m, const Tokenizer& tokenizer) {
   return c;
 }
 
-NamedTensors params_from_hf(const SafeTensorsFile& file, const std::string& source) {
+NamedTensors params_from_hf(SafeTensorsFile file, const std::string& source) {
   NamedTensors out;
-  for (const auto& [raw, t] : file.tensors) {
+  for (auto& [raw, t] : file.tensors) {
     QKV_CHECK(t.dtype != "I32", source, ": tensor ", raw, " has dtype I32, expected floats");
     if (raw == "lm_head.weight" || ends_with(raw, ".attn.bias") || ends_with(raw, ".attn.masked_bias"))
       continue;  // the tied head; the causal-mask buffers
@@ -164,6 +164,7 @@ NamedTensors params_from_hf(const SafeTensorsFile& file, const std::string& sour
       x = transpose(x, 0, 1);  // Conv1D's [in, out] -> [out, in]
     }
     out.emplace_back(std::move(name), std::move(x));
+    std::vector<float>().swap(t.f32);  // each tensor is held once at a time: GPT-2 XL's file is 6 GB
   }
   return out;
 }
@@ -194,7 +195,7 @@ HfModel read_hf_folder(const std::string& dir) {
   std::set<std::string> dtypes;
   for (const auto& [name, t] : weights.tensors) dtypes.insert(t.dtype);
   for (const std::string& dt : dtypes) out.dtypes += (out.dtypes.empty() ? "" : "+") + dt;
-  out.params = params_from_hf(weights, out.weights);
+  out.params = params_from_hf(std::move(weights), out.weights);
   out.tokenizer = read_folder_tokenizer(d);
   return out;
 }

@@ -34,7 +34,7 @@ ModelConfig model_from_hf_config(const nlohmann::json& config, const std::string
 nlohmann::json hf_config_of(const ModelConfig& m, const Tokenizer& tokenizer);
 
 // Either layout's tensors in qkv's names; unknown names pass through (the model's loader names them).
-NamedTensors params_from_hf(const SafeTensorsFile& file, const std::string& source);
+NamedTensors params_from_hf(SafeTensorsFile file, const std::string& source);
 // GPT2LMHeadModel's tensors (F32, Conv1D layout, biases always), with the metadata transformers expects.
 SafeTensorsFile hf_safetensors_of(const ModelConfig& m, const NamedTensors& params);
 
