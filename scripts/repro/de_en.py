@@ -13,13 +13,14 @@ beside the mean.
 1. data/de-en.tsv (english<TAB>german, in the dictionary's order) is shuffled with a fixed seed and cut into
    500 held-out test pairs, 500 dev pairs (qkv's periodic validation) and the rest for training.
 2. qkv trains the config with data.train / data.val set to those files, train.batch_size and train.max_steps.
-3. The reference (scripts/reference Seq2Seq, Xavier-uniform initialisation as qkv and the Annotated Transformer,
-   torch.optim.Adam, Noam schedule, clip 1.0, label smoothing 0.1, dropout 0.1) trains the same recipe on the
-   same tokens: the shared BPE vocabulary is the one qkv learns from the training file (taken from `qkv init`,
-   written as a .tok file, used through `qkv tokenizer encode`), its epochs are length-bucketed batches as qkv's
-   (pools of 100 batches sorted by length, batch order shuffled), from a torch.Generator. Its weights go through
-   `qkv import`, so both models are decoded by the same `qkv translate` (greedy, and --beam 4). Each seed
-   trains both models in OUT/seed-S: it sets qkv's train.seed and the reference's torch seed and batch order.
+3. The reference (scripts/reference Seq2Seq: Xavier-uniform matrices and zero biases as qkv, or PyTorch's default
+   Linear biases as the Annotated Transformer with --reference-bias torch; torch.optim.Adam, Noam schedule, clip
+   1.0, label smoothing 0.1, dropout 0.1) trains the same recipe on the same tokens: the shared BPE vocabulary is
+   the one qkv learns from the training file (taken from `qkv init`, written as a .tok file, used through
+   `qkv tokenizer encode`), its epochs are length-bucketed batches as qkv's (pools of 100 batches sorted by
+   length, batch order shuffled), from a torch.Generator. Its weights go through `qkv import`, so both models
+   are decoded by the same `qkv translate` (greedy, and --beam 4). Each seed trains both models in OUT/seed-S:
+   it sets qkv's train.seed and the reference's torch seed and batch order.
 4. BLEU-4 over 13a tokens (scripts/repro/bleu13a.py) of the detokenized outputs against the German references;
    sacrebleu (PyPI, for the default `python3`; installed with `python3 -m pip install sacrebleu` when missing)
    scores the same files, and the two must agree to 0.1. Passes when qkv's mean is within 1.0 BLEU of the reference's.
@@ -109,6 +110,9 @@ def main():
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--no-reference", action="store_true")
     ap.add_argument("--no-qkv", action="store_true", help="skip qkv's training (reuse OUT/seed-S/qkv/ckpt.qkv)")
+    ap.add_argument("--reference-bias", choices=("zero", "torch"), default="zero",
+                    help="the reference's Linear biases start at 0 as qkv's (zero) or at PyTorch's default (torch: "
+                         "the runs of 2026-11-29)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     ap.add_argument("--qkv-threads", type=int, help="qkv's train.threads (default: the config's)")
     ap.add_argument("--score-only", action="store_true",
@@ -163,7 +167,8 @@ def main():
                                                        save_as=config_file)
             print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
             saved, took = seq2seq_reference.train(qkv, config, config_file, init_ckpt, files["train"], args.steps,
-                                                  seed, os.path.join(seed_dir, "ref"), torch)
+                                                  seed, os.path.join(seed_dir, "ref"), torch,
+                                                  bias_init=args.reference_bias)
             ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
         scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu)
 
