@@ -113,6 +113,11 @@ def main():
     ap.add_argument("--reference-bias", choices=("zero", "torch"), default="zero",
                     help="the reference's Linear biases start at 0 as qkv's (zero) or at PyTorch's default (torch: "
                          "the runs of 2026-11-29)")
+    ap.add_argument("--stop-at", type=int, default=0, metavar="STEP",
+                    help="stop both trainings after STEP (qkv's checkpoint, the reference's reference-state.pt) and "
+                         "score nothing; continue later with --resume (long runs in chunks across sessions)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the trainings stopped with --stop-at (the same --out, --steps and seeds)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     ap.add_argument("--qkv-threads", type=int, help="qkv's train.threads (default: the config's)")
     ap.add_argument("--score-only", action="store_true",
@@ -142,6 +147,7 @@ def main():
     have_sacrebleu = ensure_sacrebleu()
     beams = (1, args.beam)
 
+    stop_at = args.stop_at if 0 < args.stop_at < args.steps else 0
     scores, seconds = {}, {}  # scores[seed][(who, beam)], seconds[(seed, who)]
     for seed in seeds:
         seed_dir = os.path.join(args.out, f"seed-{seed}")
@@ -153,7 +159,8 @@ def main():
         ckpts = {}
         qkv_dir = os.path.join(seed_dir, "qkv")
         if not args.no_qkv and not args.score_only:
-            seconds[(seed, "qkv")] = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})")
+            seconds[(seed, "qkv")] = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})",
+                                                  stop_at, args.resume)
         if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
             ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
         ref_ckpt = os.path.join(seed_dir, "ref", "reference.qkv")
@@ -168,9 +175,17 @@ def main():
             print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
             saved, took = seq2seq_reference.train(qkv, config, config_file, init_ckpt, files["train"], args.steps,
                                                   seed, os.path.join(seed_dir, "ref"), torch,
-                                                  bias_init=args.reference_bias)
-            ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
+                                                  bias_init=args.reference_bias, stop_at=stop_at, resume=args.resume)
+            if not stop_at:
+                ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
+        if stop_at:  # a chunk: nothing to score until the last one
+            continue
         scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu)
+
+    if stop_at:
+        print(f"stopped after step {stop_at} of {args.steps}: continue with the same arguments and --resume "
+              f"(and a later --stop-at, or none to finish and score)")
+        return 0
 
     def bleu(seed, who, beam):
         return scores[seed][(who, beam)][0] if (who, beam) in scores[seed] else None
@@ -196,7 +211,7 @@ def main():
         rows.append([f"  largest difference from sacrebleu {', '.join(sorted(versions))} over {len(agree)} output files", "",
                      "", f"{worst:.3f}"])
     for seed in seeds:
-        rows.append([f"training wall time, seed {seed}",
+        rows.append([f"training wall time, seed {seed}" + (" (qkv: its last chunk)" if args.resume else ""),
                      "", f"{seconds[(seed, 'reference')]:.0f} s" if (seed, "reference") in seconds else "reused",
                      f"{seconds[(seed, 'qkv')]:.0f} s" if (seed, "qkv") in seconds else "reused"])
     common.table(f"English -> German, Ding pairs ({args.test} held out; {args.steps} steps of batch {args.batch}; "

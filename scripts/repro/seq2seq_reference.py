@@ -38,10 +38,13 @@ def init_weights(model, torch, bias_init="zero"):
 
 
 def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch, save_at=(), log_every=500,
-          bias_init="zero"):
+          bias_init="zero", stop_at=0, resume=False):
     """Trains the reference for `steps` steps; returns {step: checkpoint} and {step: seconds of training up to
     it}. The last step is written to WORKDIR/reference.qkv, each earlier step of `save_at` to
-    WORKDIR/reference-STEP.qkv. bias_init: see init_weights."""
+    WORKDIR/reference-STEP.qkv. bias_init: see init_weights. stop_at (0 < stop_at < steps): stop after that step
+    and write WORKDIR/reference-state.pt (weights, Adam's state, the batch generator, the epoch's remaining
+    batches, the dropout generator), so that a later call with resume=True continues exactly where it stopped:
+    long trainings run in chunks across sessions, as `qkv train --stop-at` and `--resume`."""
     from reference import models, safetensors_io, train_ref
     os.makedirs(workdir, exist_ok=True)
     weights = os.path.join(workdir, "init.safetensors")
@@ -101,7 +104,20 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
 
     model.train()
     batches, start, window, saved, seconds, saving = [], time.time(), [], {}, {}, 0.0
-    for step in range(1, steps + 1):
+    state_file, first = os.path.join(workdir, "reference-state.pt"), 1
+    if resume:
+        if not os.path.exists(state_file):
+            sys.exit(f"resume: {state_file} is missing (stop a run with stop_at first)")
+        st = torch.load(state_file)
+        model.load_state_dict(st["model"])
+        optimizer.load_state_dict(st["optimizer"])
+        g.set_state(st["generator"])
+        torch.set_rng_state(st["dropout"])
+        batches, window, saved, seconds, first = st["batches"], st["window"], st["saved"], st["seconds"], st["step"] + 1
+        start -= st["elapsed"]  # the seconds of training before the stop count
+        print(f"    reference resumed after step {st['step']}", flush=True)
+    last = min(steps, stop_at) if stop_at > 0 else steps
+    for step in range(first, last + 1):
         if not batches:
             batches = epoch()
         loss, lr, _ = train_ref.train_step(model, optimizer, config, step, [tensors(batches.pop())], loss_of)
@@ -115,6 +131,12 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
             seconds[step] = at - start - saving
             saved[step] = save(f"reference-{step}")
             saving += time.time() - at
+    if last < steps:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": g.get_state(),
+                    "dropout": torch.get_rng_state(), "batches": batches, "window": window, "saved": saved,
+                    "seconds": seconds, "step": last, "elapsed": time.time() - start - saving}, state_file)
+        print(f"    reference stopped after step {last}: {state_file}", flush=True)
+        return saved, seconds
     seconds[steps] = time.time() - start - saving
     saved[steps] = save("reference")
     return saved, seconds
