@@ -4,11 +4,13 @@ PyTorch reference trained with the same recipe, scored with corpus BLEU-4 (13a) 
 
     /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--seeds 1337,1338] [--qkv build/qkv]
                                             [--out out/repro/de-en] [--no-reference] [--no-qkv] [--threads N]
+                                            [--reference-bias zero|torch] [--stop-at STEP] [--resume]
 
-The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. `--steps 50
---seeds 1` is a smoke test of the whole pipeline. BLEU on 500 short sentences from one training run is a noisy
-estimate, so the verdict is on the mean over the seeds, as in gpt_baby.py; every seed's figures are printed
-beside the mean.
+The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. With
+`--stop-at STEP` both trainings stop there (nothing is scored) and the same command with `--resume` continues
+them, so a run fits into sessions in chunks. `--steps 50 --seeds 1` is a smoke test of the whole pipeline.
+BLEU on 500 short sentences from one training run is a noisy estimate, so the verdict is on the mean over the
+seeds, as in gpt_baby.py; every seed's figures are printed beside the mean.
 
 1. data/de-en.tsv (english<TAB>german, in the dictionary's order) is shuffled with a fixed seed and cut into
    500 held-out test pairs, 500 dev pairs (qkv's periodic validation) and the rest for training.
