@@ -2,6 +2,7 @@
 smoothing of zero n-gram counts, case-sensitive). Plain Python, no dependencies.
 
     corpus_bleu(hypotheses, references) -> (score, details)
+    sentence_stats(hypothesis, reference), bleu_from_stats(...): the same score from per-sentence sums
 """
 import math
 import re
@@ -32,22 +33,23 @@ def ngrams(words, n):
     return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
 
 
-def corpus_bleu(hypotheses, references, max_n=4):
-    """BLEU in [0, 100] and its statistics (clipped matches and totals per order, lengths, brevity penalty)."""
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+def sentence_stats(hypothesis, reference, max_n=4):
+    """One pair's sufficient statistics: clipped matches and totals per order, hypothesis and reference lengths.
+    Corpus BLEU is a function of their sums (so a bootstrap can resample sentences without re-tokenizing)."""
+    hw, rw = tokenize_13a(hypothesis), tokenize_13a(reference)
     correct, total = [0] * max_n, [0] * max_n
-    hyp_len = ref_len = 0
-    for h, r in zip(hypotheses, references):
-        hw, rw = tokenize_13a(h), tokenize_13a(r)
-        hyp_len += len(hw)
-        ref_len += len(rw)
-        for n in range(1, max_n + 1):
-            hc, rc = ngrams(hw, n), ngrams(rw, n)
-            correct[n - 1] += sum(min(c, rc[g]) for g, c in hc.items())
-            total[n - 1] += max(0, len(hw) - n + 1)
+    for n in range(1, max_n + 1):
+        hc, rc = ngrams(hw, n), ngrams(rw, n)
+        correct[n - 1] = sum(min(c, rc[g]) for g, c in hc.items())
+        total[n - 1] = max(0, len(hw) - n + 1)
+    return correct, total, len(hw), len(rw)
+
+
+def bleu_from_stats(correct, total, hyp_len, ref_len):
+    """BLEU in [0, 100] from summed statistics, and its details (the brevity penalty, the precisions)."""
+    max_n = len(correct)
     bp = 1.0 if hyp_len >= ref_len else (math.exp(1 - ref_len / hyp_len) if hyp_len > 0 else 0.0)
-    details = {"correct": correct, "total": total, "hyp_len": hyp_len, "ref_len": ref_len, "bp": bp}
+    details = {"correct": list(correct), "total": list(total), "hyp_len": hyp_len, "ref_len": ref_len, "bp": bp}
     if not any(correct):
         return 0.0, details
     precisions, smooth = [0.0] * max_n, 1.0
@@ -62,3 +64,18 @@ def corpus_bleu(hypotheses, references, max_n=4):
     log_mean = sum(math.log(p) if p > 0 else -9999999999.0 for p in precisions) / max_n
     details["precisions"] = precisions
     return bp * math.exp(log_mean), details
+
+
+def corpus_bleu(hypotheses, references, max_n=4):
+    """BLEU in [0, 100] and its statistics (clipped matches and totals per order, lengths, brevity penalty)."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    correct, total = [0] * max_n, [0] * max_n
+    hyp_len = ref_len = 0
+    for h, r in zip(hypotheses, references):
+        c, t, hl, rl = sentence_stats(h, r, max_n)
+        correct = [a + b for a, b in zip(correct, c)]
+        total = [a + b for a, b in zip(total, t)]
+        hyp_len += hl
+        ref_len += rl
+    return bleu_from_stats(correct, total, hyp_len, ref_len)

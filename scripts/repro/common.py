@@ -99,15 +99,30 @@ def run(cmd, stdin=None, log=None, echo=None, nice=True):
     return "".join(out), time.time() - start
 
 
-def train(qkv, config, overrides, out_dir, what):
+# The settings `qkv train --resume` accepts with --set (resumable_override in train/run_setup.cpp).
+RESUMABLE = ("train.max_steps", "train.eval_interval", "train.log_interval", "train.ckpt_interval", "train.out_dir",
+             "train.threads", "train.precision")
+
+
+def train(qkv, config, overrides, out_dir, what, stop_at=0, resume=False):
     """qkv train CONFIG --set ... with its output in OUT_DIR/train.log; the eval lines are printed live.
-    Returns the wall time in seconds. A rerun trains again: OUT_DIR is the script's own, so --overwrite."""
+    Returns the wall time in seconds. A rerun trains again: OUT_DIR is the script's own, so --overwrite.
+    stop_at > 0: stop after that step (a checkpoint, as an interruption); resume: continue OUT_DIR/ckpt.qkv
+    instead (the overrides still apply; its log is OUT_DIR/train-resumed-STEP.log, STEP where it stops)."""
     os.makedirs(out_dir, exist_ok=True)
-    cmd = [qkv, "train", config] + [x for kv in overrides for x in ("--set", kv)] + ["--set", "train.out_dir=" + out_dir]
-    cmd.append("--overwrite")
+    if resume:  # qkv refuses --set of anything that would change the run's arithmetic; the rest is in the checkpoint
+        overrides = [kv for kv in overrides if kv.split("=", 1)[0] in RESUMABLE]
+    sets = [x for kv in overrides for x in ("--set", kv)] + ["--set", "train.out_dir=" + out_dir]
+    if resume:
+        cmd = [qkv, "train", "--resume", os.path.join(out_dir, "ckpt.qkv")] + sets
+    else:
+        cmd = [qkv, "train", config] + sets + ["--overwrite"]
+    if stop_at > 0:
+        cmd += ["--stop-at", str(stop_at)]
     print(f"  {what}: {show(cmd)}", flush=True)
     is_eval = lambda line: (line.startswith("step ") and ": train loss" in line) or line.startswith("init_from")
-    _, seconds = run(cmd, log=os.path.join(out_dir, "train.log"), echo=is_eval)
+    log = f"train-resumed-{stop_at or 'end'}.log" if resume else "train.log"
+    _, seconds = run(cmd, log=os.path.join(out_dir, log), echo=is_eval)
     print(f"  {what}: {seconds:.1f} s of wall time", flush=True)
     return seconds
 

@@ -4,22 +4,25 @@ PyTorch reference trained with the same recipe, scored with corpus BLEU-4 (13a) 
 
     /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--seeds 1337,1338] [--qkv build/qkv]
                                             [--out out/repro/de-en] [--no-reference] [--no-qkv] [--threads N]
+                                            [--reference-bias zero|torch] [--stop-at STEP] [--resume]
 
-The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. `--steps 50
---seeds 1` is a smoke test of the whole pipeline. BLEU on 500 short sentences from one training run is a noisy
-estimate, so the verdict is on the mean over the seeds, as in gpt_baby.py; every seed's figures are printed
-beside the mean.
+The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. With
+`--stop-at STEP` both trainings stop there (nothing is scored) and the same command with `--resume` continues
+them, so a run fits into sessions in chunks. `--steps 50 --seeds 1` is a smoke test of the whole pipeline.
+BLEU on 500 short sentences from one training run is a noisy estimate, so the verdict is on the mean over the
+seeds, as in gpt_baby.py; every seed's figures are printed beside the mean.
 
 1. data/de-en.tsv (english<TAB>german, in the dictionary's order) is shuffled with a fixed seed and cut into
    500 held-out test pairs, 500 dev pairs (qkv's periodic validation) and the rest for training.
 2. qkv trains the config with data.train / data.val set to those files, train.batch_size and train.max_steps.
-3. The reference (scripts/reference Seq2Seq, Xavier-uniform initialisation as qkv and the Annotated Transformer,
-   torch.optim.Adam, Noam schedule, clip 1.0, label smoothing 0.1, dropout 0.1) trains the same recipe on the
-   same tokens: the shared BPE vocabulary is the one qkv learns from the training file (taken from `qkv init`,
-   written as a .tok file, used through `qkv tokenizer encode`), its epochs are length-bucketed batches as qkv's
-   (pools of 100 batches sorted by length, batch order shuffled), from a torch.Generator. Its weights go through
-   `qkv import`, so both models are decoded by the same `qkv translate` (greedy, and --beam 4). Each seed
-   trains both models in OUT/seed-S: it sets qkv's train.seed and the reference's torch seed and batch order.
+3. The reference (scripts/reference Seq2Seq: Xavier-uniform matrices and zero biases as qkv, or PyTorch's default
+   Linear biases as the Annotated Transformer with --reference-bias torch; torch.optim.Adam, Noam schedule, clip
+   1.0, label smoothing 0.1, dropout 0.1) trains the same recipe on the same tokens: the shared BPE vocabulary is
+   the one qkv learns from the training file (taken from `qkv init`, written as a .tok file, used through
+   `qkv tokenizer encode`), its epochs are length-bucketed batches as qkv's (pools of 100 batches sorted by
+   length, batch order shuffled), from a torch.Generator. Its weights go through `qkv import`, so both models
+   are decoded by the same `qkv translate` (greedy, and --beam 4). Each seed trains both models in OUT/seed-S:
+   it sets qkv's train.seed and the reference's torch seed and batch order.
 4. BLEU-4 over 13a tokens (scripts/repro/bleu13a.py) of the detokenized outputs against the German references;
    sacrebleu (PyPI, for the default `python3`; installed with `python3 -m pip install sacrebleu` when missing)
    scores the same files, and the two must agree to 0.1. Passes when qkv's mean is within 1.0 BLEU of the reference's.
@@ -109,6 +112,14 @@ def main():
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--no-reference", action="store_true")
     ap.add_argument("--no-qkv", action="store_true", help="skip qkv's training (reuse OUT/seed-S/qkv/ckpt.qkv)")
+    ap.add_argument("--reference-bias", choices=("zero", "torch"), default="zero",
+                    help="the reference's Linear biases start at 0 as qkv's (zero) or at PyTorch's default (torch: "
+                         "the runs of 2026-11-29)")
+    ap.add_argument("--stop-at", type=int, default=0, metavar="STEP",
+                    help="stop both trainings after STEP (qkv's checkpoint, the reference's reference-state.pt) and "
+                         "score nothing; continue later with --resume (long runs in chunks across sessions)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the trainings stopped with --stop-at (the same --out, --steps and seeds)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     ap.add_argument("--qkv-threads", type=int, help="qkv's train.threads (default: the config's)")
     ap.add_argument("--score-only", action="store_true",
@@ -138,6 +149,7 @@ def main():
     have_sacrebleu = ensure_sacrebleu()
     beams = (1, args.beam)
 
+    stop_at = args.stop_at if 0 < args.stop_at < args.steps else 0
     scores, seconds = {}, {}  # scores[seed][(who, beam)], seconds[(seed, who)]
     for seed in seeds:
         seed_dir = os.path.join(args.out, f"seed-{seed}")
@@ -149,7 +161,8 @@ def main():
         ckpts = {}
         qkv_dir = os.path.join(seed_dir, "qkv")
         if not args.no_qkv and not args.score_only:
-            seconds[(seed, "qkv")] = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})")
+            seconds[(seed, "qkv")] = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})",
+                                                  stop_at, args.resume)
         if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
             ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
         ref_ckpt = os.path.join(seed_dir, "ref", "reference.qkv")
@@ -163,9 +176,18 @@ def main():
                                                        save_as=config_file)
             print(f"  PyTorch reference, seed {seed} ({torch.get_num_threads()} threads):", flush=True)
             saved, took = seq2seq_reference.train(qkv, config, config_file, init_ckpt, files["train"], args.steps,
-                                                  seed, os.path.join(seed_dir, "ref"), torch)
-            ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
+                                                  seed, os.path.join(seed_dir, "ref"), torch,
+                                                  bias_init=args.reference_bias, stop_at=stop_at, resume=args.resume)
+            if not stop_at:
+                ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
+        if stop_at:  # a chunk: nothing to score until the last one
+            continue
         scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu)
+
+    if stop_at:
+        print(f"stopped after step {stop_at} of {args.steps}: continue with the same arguments and --resume "
+              f"(and a later --stop-at, or none to finish and score)")
+        return 0
 
     def bleu(seed, who, beam):
         return scores[seed][(who, beam)][0] if (who, beam) in scores[seed] else None
@@ -191,7 +213,7 @@ def main():
         rows.append([f"  largest difference from sacrebleu {', '.join(sorted(versions))} over {len(agree)} output files", "",
                      "", f"{worst:.3f}"])
     for seed in seeds:
-        rows.append([f"training wall time, seed {seed}",
+        rows.append([f"training wall time, seed {seed}" + (" (qkv: its last chunk)" if args.resume else ""),
                      "", f"{seconds[(seed, 'reference')]:.0f} s" if (seed, "reference") in seconds else "reused",
                      f"{seconds[(seed, 'qkv')]:.0f} s" if (seed, "qkv") in seconds else "reused"])
     common.table(f"English -> German, Ding pairs ({args.test} held out; {args.steps} steps of batch {args.batch}; "

@@ -2,11 +2,13 @@
 reproductions that put it beside qkv (de_en.py, copy_task.py).
 
 The tokens are qkv's: the tokenizer comes from `qkv init` of the same config and encodes through
-`qkv tokenizer encode`. Initialisation is Xavier-uniform for every matrix, as qkv's Seq2Seq and the Annotated
-Transformer; the Linear biases keep PyTorch's default (uniform in +-1/sqrt(fan_in), as in the Annotated
-Transformer), where qkv starts them at 0. An epoch is qkv's ParallelDataset::epoch, drawn from a
-torch.Generator: shuffle, sort pools of 100 batches by length, shuffle the batches. Checkpoints go through
-`qkv import`, so both models are decoded by the same `qkv translate`.
+`qkv tokenizer encode`. Initialisation as qkv's Seq2Seq: Xavier-uniform for every matrix (as the Annotated
+Transformer), LayerNorm weights 1, and every bias 0, so that both models start from the same distribution.
+bias_init="torch" (de_en.py --reference-bias torch) gives the Linear biases PyTorch's default instead (uniform in
++-1/sqrt(fan_in), as in the Annotated Transformer): the reference before 2026-12, which the EN-DE and copy-task
+runs of 2026-11-29 used. An epoch is qkv's ParallelDataset::epoch, drawn from a torch.Generator: shuffle, sort
+pools of 100 batches by length, shuffle the batches. Checkpoints go through `qkv import`, so both models are
+decoded by the same `qkv translate`.
 """
 import json
 import os
@@ -22,10 +24,27 @@ def encode(qkv, tok, lines):
     return [[int(x) for x in r.split()] for r in rows]
 
 
-def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch, save_at=(), log_every=500):
+def init_weights(model, torch, bias_init="zero"):
+    """Xavier-uniform for every matrix (embeddings included, as qkv's Seq2Seq::init_weights); the Linear biases
+    zero (bias_init="zero", as qkv) or PyTorch's default (bias_init="torch"); LayerNorm keeps weight 1, bias 0."""
+    if bias_init not in ("zero", "torch"):
+        raise ValueError(f"bias_init must be zero or torch, got {bias_init!r}")
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                torch.nn.init.xavier_uniform_(p)
+            elif bias_init == "zero" and name.endswith(".bias"):
+                p.zero_()  # LayerNorm biases are 0 already; this zeroes the Linear ones
+
+
+def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch, save_at=(), log_every=500,
+          bias_init="zero", stop_at=0, resume=False):
     """Trains the reference for `steps` steps; returns {step: checkpoint} and {step: seconds of training up to
     it}. The last step is written to WORKDIR/reference.qkv, each earlier step of `save_at` to
-    WORKDIR/reference-STEP.qkv."""
+    WORKDIR/reference-STEP.qkv. bias_init: see init_weights. stop_at (0 < stop_at < steps): stop after that step
+    and write WORKDIR/reference-state.pt (weights, Adam's state, the batch generator, the epoch's remaining
+    batches, the dropout generator), so that a later call with resume=True continues exactly where it stopped:
+    long trainings run in chunks across sessions, as `qkv train --stop-at` and `--resume`."""
     from reference import models, safetensors_io, train_ref
     os.makedirs(workdir, exist_ok=True)
     weights = os.path.join(workdir, "init.safetensors")
@@ -53,10 +72,7 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
     torch.manual_seed(seed)
     model = models.Seq2Seq(models.ModelConfig(**dict(m, vocab_size=len(tokens)), pad_id=pad, task="seq2seq",
                                               label_smoothing=config["optim"]["label_smoothing"]))
-    with torch.no_grad():  # Xavier-uniform for every matrix; Linear biases and LayerNorm keep their defaults
-        for p in model.parameters():
-            if p.dim() >= 2:
-                torch.nn.init.xavier_uniform_(p)
+    init_weights(model, torch, bias_init)
     optimizer = train_ref.make_optimizer(model, config["optim"])
     g = torch.Generator().manual_seed(seed)
     B = config["train"]["batch_size"]
@@ -88,7 +104,20 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
 
     model.train()
     batches, start, window, saved, seconds, saving = [], time.time(), [], {}, {}, 0.0
-    for step in range(1, steps + 1):
+    state_file, first = os.path.join(workdir, "reference-state.pt"), 1
+    if resume:
+        if not os.path.exists(state_file):
+            sys.exit(f"resume: {state_file} is missing (stop a run with stop_at first)")
+        st = torch.load(state_file)
+        model.load_state_dict(st["model"])
+        optimizer.load_state_dict(st["optimizer"])
+        g.set_state(st["generator"])
+        torch.set_rng_state(st["dropout"])
+        batches, window, saved, seconds, first = st["batches"], st["window"], st["saved"], st["seconds"], st["step"] + 1
+        start -= st["elapsed"]  # the seconds of training before the stop count
+        print(f"    reference resumed after step {st['step']}", flush=True)
+    last = min(steps, stop_at) if stop_at > 0 else steps
+    for step in range(first, last + 1):
         if not batches:
             batches = epoch()
         loss, lr, _ = train_ref.train_step(model, optimizer, config, step, [tensors(batches.pop())], loss_of)
@@ -102,6 +131,12 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
             seconds[step] = at - start - saving
             saved[step] = save(f"reference-{step}")
             saving += time.time() - at
+    if last < steps:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": g.get_state(),
+                    "dropout": torch.get_rng_state(), "batches": batches, "window": window, "saved": saved,
+                    "seconds": seconds, "step": last, "elapsed": time.time() - start - saving}, state_file)
+        print(f"    reference stopped after step {last}: {state_file}", flush=True)
+        return saved, seconds
     seconds[steps] = time.time() - start - saving
     saved[steps] = save("reference")
     return saved, seconds

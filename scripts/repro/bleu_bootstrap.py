@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Paired bootstrap over the test sentences of the gap in corpus BLEU between qkv and the PyTorch reference.
+
+    /usr/bin/python3 scripts/repro/bleu_bootstrap.py OUT [--beams 1,4] [--resamples 1000] [--seed 12345]
+    /usr/bin/python3 scripts/repro/bleu_bootstrap.py --refs test.de --qkv A1 A2 .. --reference B1 B2 ..
+
+OUT is a de_en.py output folder: its test.de and, for each seed-S folder holding both, test.qkv.beamK.de and
+test.reference.beamK.de. The gap is qkv's corpus BLEU minus the reference's, averaged over the seeds (file i of
+--qkv is paired with file i of --reference). Each resample draws as many test sentences as there are, with
+replacement, and the same draw is used for every seed and both models (paired), so the interval reflects which
+sentences happen to be in the test set, not the training noise between seeds (that is what several seeds are
+for). Printed: the observed mean gap, the bootstrap's 95% percentile interval, and the share of resamples where
+qkv is lower (Koehn 2004, "Statistical significance tests for machine translation evaluation").
+"""
+import argparse
+import glob
+import os
+import random
+import re
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bleu13a  # noqa: E402
+
+
+def read_lines(path, n=None):
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline
+    if n is not None and len(lines) != n:
+        sys.exit(f"{path}: {len(lines)} lines, expected {n}")
+    return lines
+
+
+def corpus(stats, idx):
+    """Corpus BLEU of the sentences idx (repeats count again) from per-sentence statistics."""
+    max_n = len(stats[0][0])
+    correct, total, hyp_len, ref_len = [0] * max_n, [0] * max_n, 0, 0
+    for i in idx:
+        c, t, hl, rl = stats[i]
+        for n in range(max_n):
+            correct[n] += c[n]
+            total[n] += t[n]
+        hyp_len += hl
+        ref_len += rl
+    return bleu13a.bleu_from_stats(correct, total, hyp_len, ref_len)[0]
+
+
+def bootstrap(refs, qkv_files, ref_files, resamples, seed):
+    """(observed mean gap, [gap per resample], [(qkv BLEU, reference BLEU) per file pair])."""
+    pairs = []
+    for q, r in zip(qkv_files, ref_files):
+        pairs.append(tuple([bleu13a.sentence_stats(h, t) for h, t in zip(read_lines(f, len(refs)), refs)]
+                           for f in (q, r)))
+    everything = range(len(refs))
+    scores = [(corpus(q, everything), corpus(r, everything)) for q, r in pairs]
+    observed = sum(a - b for a, b in scores) / len(scores)
+    rng = random.Random(seed)
+    gaps = []
+    for _ in range(resamples):
+        idx = [rng.randrange(len(refs)) for _ in everything]
+        gaps.append(sum(corpus(q, idx) - corpus(r, idx) for q, r in pairs) / len(pairs))
+    return observed, gaps, scores
+
+
+def report(name, refs, qkv_files, ref_files, resamples, seed):
+    observed, gaps, scores = bootstrap(refs, qkv_files, ref_files, resamples, seed)
+    gaps.sort()
+    lo, hi = gaps[int(0.025 * len(gaps))], gaps[min(len(gaps) - 1, int(0.975 * len(gaps)))]
+    lower = sum(g < 0 for g in gaps) / len(gaps)
+    for (q, r), f in zip(scores, qkv_files):
+        print(f"  {name}, {os.path.basename(os.path.dirname(f)) or f}: qkv {q:.2f}, reference {r:.2f}, "
+              f"gap {q - r:+.2f}")
+    print(f"{name}: mean gap (qkv - reference) over {len(scores)} seed(s) {observed:+.2f} BLEU, 95% interval "
+          f"[{lo:+.2f}, {hi:+.2f}] ({len(gaps)} paired resamples of {len(refs)} sentences); qkv lower in "
+          f"{100 * lower:.1f}% of them", flush=True)
+    return observed, lo, hi
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", nargs="?", help="a de_en.py output folder (test.de, seed-S/test.{qkv,reference}.beamK.de)")
+    ap.add_argument("--beams", default="1,4", help="with OUT: the beam widths to test")
+    ap.add_argument("--refs", help="the reference translations, one a line")
+    ap.add_argument("--qkv", nargs="+", help="qkv's outputs, one file per seed")
+    ap.add_argument("--reference", nargs="+", help="the PyTorch reference's outputs, in the same seed order")
+    ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=12345)
+    args = ap.parse_args()
+    if args.out:
+        refs = read_lines(os.path.join(args.out, "test.de"))
+        for beam in [int(b) for b in args.beams.split(",") if b]:
+            wanted = [f"test.qkv.beam{beam}.de", f"test.reference.beam{beam}.de"]
+            seeds = [d for d in glob.glob(os.path.join(args.out, "seed-*"))
+                     if all(os.path.exists(os.path.join(d, f)) for f in wanted)]
+            seeds.sort(key=lambda d: int(re.sub(r"\D", "", os.path.basename(d)) or 0))
+            if not seeds:
+                sys.exit(f"{args.out}: no seed-S folder with both {wanted[0]} and {wanted[1]}")
+            report("greedy" if beam == 1 else f"beam {beam}", refs,
+                   [os.path.join(d, f"test.qkv.beam{beam}.de") for d in seeds],
+                   [os.path.join(d, f"test.reference.beam{beam}.de") for d in seeds], args.resamples, args.seed)
+        return 0
+    if not (args.refs and args.qkv and args.reference) or len(args.qkv) != len(args.reference):
+        sys.exit("give OUT, or --refs with as many --qkv as --reference files")
+    report("files", read_lines(args.refs), args.qkv, args.reference, args.resamples, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
