@@ -36,6 +36,16 @@ TokenCorpus::TokenCorpus(const std::string& path, int64_t vocab) : paths_(token_
     MappedFile& f = files_.emplace_back(p);
     const std::span<const uint8_t> head(f.data(), std::min<uint64_t>(f.size(), kLlmcHeaderBytes));
     const TokenLayout& l = layouts_.emplace_back(token_layout(head, f.size(), raw, p));
+    // One kind throughout: the meta.json's format, else the first file's. A shard whose magic is wrong would
+    // otherwise be read as raw tokens, its header as ids.
+    const bool want_llmc = meta_ ? meta_->format == "llmc" : layouts_.front().llmc;
+    if (l.llmc != want_llmc)
+      QKV_FAIL(p, want_llmc
+                      ? ": starts with " + std::to_string(head.size() >= 4 ? load_token(head.data(), 4) : 0) +
+                            ", not llm.c's magic " + std::to_string(kLlmcMagic) +
+                            (meta_ ? " (its meta.json says llmc)" : " (as " + paths_.front() + " does)")
+                      : std::string(": starts with llm.c's magic, but ") +
+                            (meta_ ? "its meta.json says raw nanoGPT tokens" : paths_.front() + " is raw tokens"));
     if (meta_) {  // a count recorded for this file must be its count now
       auto it = meta_->files.find(std::filesystem::path(p).filename().string());
       QKV_CHECK(it == meta_->files.end() || static_cast<uint64_t>(it->second) == l.count, p, ": holds ", l.count,

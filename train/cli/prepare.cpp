@@ -78,6 +78,8 @@ void add_prepare(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"nanogpt", "llmc"}));
   cmd->add_option("--shard-tokens", o.shard_tokens, "llmc: tokens per shard")->check(CLI::PositiveNumber);
   cmd->add_option("--name", o.name, "llmc: the shards' NAME in NAME_train_000001.bin (default: the first file's stem)");
+  cmd->add_option("--chunk-bytes", o.chunk_bytes, "text encoded per task (cut where the ids cannot change)")
+      ->check(CLI::Range(size_t{16}, size_t{1} << 30));
   cmd->add_option("--threads", a->threads, "threads encoding the text (0: all cores)")->check(CLI::NonNegativeNumber);
   ctx.on(cmd, [a] { return cmd_prepare(a->options, a->tokenizer, a->format, a->threads); });
 }
