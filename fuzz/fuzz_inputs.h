@@ -190,8 +190,8 @@ inline void token_file(std::string_view bytes) {
   const std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   for (TokenDtype raw : {TokenDtype::U16, TokenDtype::U32}) {
     expect_errors([&] {
-      const TokenLayout l = token_layout(all.first(std::min<size_t>(all.size(), kLlmcHeaderBytes)), all.size(), raw,
-                                         "fuzz.bin");
+      const TokenLayout l =
+          token_layout(all.first(std::min<size_t>(all.size(), kLlmcHeaderBytes)), all.size(), raw, "fuzz.bin");
       promise(l.offset + l.count * static_cast<uint64_t>(token_bytes(l.dtype)) == all.size(),
               "token file: the layout does not cover the file");
       std::vector<int32_t> ids(l.count);

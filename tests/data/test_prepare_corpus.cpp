@@ -12,22 +12,12 @@
 #include "data/prepare_corpus.h"
 #include "data/text_chunks.h"
 #include "data/token_corpus.h"
+#include "temp_dir.h"
 
 using namespace qkv;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("qkv_test_prepare_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-};
 
 // Text with what pre-tokenizers are picky about: runs of spaces and newlines, contractions, digits, symbols,
 // UTF-8 letters, lines that start with a space.
@@ -57,6 +47,16 @@ Tokenizer gpt2_style(const Tokenizer& trained) {
   return Tokenizer::from_vocab(v, "test");
 }
 
+// Options that write to `out` in `dir`, with `t` saved there as `tok` (meta.json records its name and sha256).
+PrepareOptions options_for(const Tokenizer& t, const test::TempDir& dir, const std::string& tok,
+                           const std::string& out) {
+  PrepareOptions o;
+  o.tokenizer_file = (dir.path / tok).string();
+  t.save(o.tokenizer_file);
+  o.out = (dir.path / out).string();
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("prepare: safe cuts sit before a space or newline between a printable character and a letter") {
@@ -71,7 +71,7 @@ TEST_CASE("prepare: safe cuts sit before a space or newline between a printable 
 }
 
 TEST_CASE("prepare: text chunks put back together are the file, for any chunk size") {
-  TempDir dir;
+  test::TempDir dir("prepare");
   const std::string text = varied_text(20) + "tail without a cut";
   const std::string path = dir.write("t.txt", text);
   for (size_t bytes : {1, 7, 64, 1000, 100000}) {
@@ -92,17 +92,13 @@ TEST_CASE("prepare: text chunks put back together are the file, for any chunk si
 }
 
 TEST_CASE("prepare: chunked encoding gives the ids of the whole text (char, qkv BPE, GPT-2's pre-tokenizer)") {
-  TempDir dir;
+  test::TempDir dir("prepare");
   const std::string text = varied_text(40);
   const std::string input = dir.write("doc.txt", text);
   const Tokenizer bpe = Tokenizer::train_bpe(text, 330);
   for (const Tokenizer& t : {Tokenizer::train_char(text), bpe, gpt2_style(bpe)}) {
-    const std::string tok = (dir.path / "t.tok").string();
-    t.save(tok);
-    PrepareOptions o;
+    PrepareOptions o = options_for(t, dir, "t.tok", "out");
     o.inputs = {input};
-    o.tokenizer_file = tok;
-    o.out = (dir.path / "out").string();
     o.val_fraction = 0.0;
     o.chunk_bytes = 48;  // many chunks, each cut at a safe place
     const PrepareResult r = prepare_corpus(t, o, {});
@@ -111,21 +107,17 @@ TEST_CASE("prepare: chunked encoding gives the ids of the whole text (char, qkv 
     if (eot >= 0) whole.push_back(eot);
     CHECK(r.train_tokens == static_cast<int64_t>(whole.size()));
     CHECK(read_all(o.out + "/train.bin", t.size()) == whole);
-    CHECK(r.meta.tokenizer_sha256 == sha256_file(tok));
+    CHECK(r.meta.tokenizer_sha256 == sha256_file(o.tokenizer_file));
     CHECK(r.meta.vocab_size == t.size());
   }
 }
 
 TEST_CASE("prepare: one text splits as nanoGPT's prepare.py: train = tokens[:int(n * 0.9)]") {
-  TempDir dir;
+  test::TempDir dir("prepare");
   const std::string text = varied_text(30);
   const Tokenizer t = Tokenizer::train_char(text);
-  const std::string tok = (dir.path / "c.tok").string();
-  t.save(tok);
-  PrepareOptions o;
+  PrepareOptions o = options_for(t, dir, "c.tok", "sc");
   o.inputs = {dir.write("one.txt", text)};
-  o.tokenizer_file = tok;
-  o.out = (dir.path / "sc").string();
   int calls = 0;
   const PrepareResult r = prepare_corpus(t, o, [&](const PrepareProgress& p) {
     ++calls;
@@ -148,19 +140,15 @@ TEST_CASE("prepare: one text splits as nanoGPT's prepare.py: train = tokens[:int
 }
 
 TEST_CASE("prepare: documents end with <|endoftext|>, and val takes the last documents") {
-  TempDir dir;
+  test::TempDir dir("prepare");
   const std::vector<std::string> docs = {varied_text(9), varied_text(8), "a short one.\n", varied_text(2)};
   std::string all;
   for (const std::string& d : docs) all += d;
   const Tokenizer t = Tokenizer::train_bpe(all, 300, {"<|endoftext|>"});
   const int32_t eot = t.special("<|endoftext|>");
   CHECK(end_of_text(t) == eot);
-  const std::string tok = (dir.path / "b.tok").string();
-  t.save(tok);
-  PrepareOptions o;
+  PrepareOptions o = options_for(t, dir, "b.tok", "docs");
   for (size_t i = 0; i < docs.size(); ++i) o.inputs.push_back(dir.write("d" + std::to_string(i) + ".txt", docs[i]));
-  o.tokenizer_file = tok;
-  o.out = (dir.path / "docs").string();
   o.val_fraction = 0.15;  // the last two documents hold about 12% of the bytes, the last one 10%, three 55%
   const PrepareResult r = prepare_corpus(t, o, {});
   std::vector<int32_t> train, val;
@@ -184,15 +172,11 @@ TEST_CASE("prepare: documents end with <|endoftext|>, and val takes the last doc
 }
 
 TEST_CASE("prepare: llm.c shards: NAME_val_000000.bin first, then the train shards, each with its header") {
-  TempDir dir;
+  test::TempDir dir("prepare");
   const std::string text = varied_text(10);
   const Tokenizer t = Tokenizer::train_char(text, {"EOS"});
-  const std::string tok = (dir.path / "c.tok").string();
-  t.save(tok);
-  PrepareOptions o;
+  PrepareOptions o = options_for(t, dir, "c.tok", "shards");
   o.inputs = {dir.write("a.txt", text), dir.write("b.txt", text)};
-  o.tokenizer_file = tok;
-  o.out = (dir.path / "shards").string();
   o.llmc = true;
   o.name = "tiny";
   o.shard_tokens = 300;
@@ -224,7 +208,7 @@ TEST_CASE("prepare: llm.c shards: NAME_val_000000.bin first, then the train shar
 }
 
 TEST_CASE("prepare: uint32 tokens when the vocabulary has more than 65,536 ids; llm.c's uint16 shards refuse it") {
-  TempDir dir;
+  test::TempDir dir("prepare");
   std::string text;  // 65,600 distinct characters: U+0100 onwards, past the surrogates
   for (uint32_t cp = 0x100, n = 0; n < 65600; ++cp) {
     if (cp >= 0xD800 && cp < 0xE000) continue;
@@ -243,12 +227,8 @@ TEST_CASE("prepare: uint32 tokens when the vocabulary has more than 65,536 ids; 
   }
   const Tokenizer t = Tokenizer::train_char(text);
   REQUIRE(t.size() == 65600);
-  const std::string tok = (dir.path / "wide.tok").string();
-  t.save(tok);
-  PrepareOptions o;
+  PrepareOptions o = options_for(t, dir, "wide.tok", "wide");
   o.inputs = {dir.write("wide.txt", text)};
-  o.tokenizer_file = tok;
-  o.out = (dir.path / "wide").string();
   const PrepareResult r = prepare_corpus(t, o, {});
   CHECK(r.meta.dtype == TokenDtype::U32);
   CHECK(fs::file_size(o.out + "/train.bin") == 4 * static_cast<uint64_t>(r.train_tokens));

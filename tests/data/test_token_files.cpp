@@ -12,21 +12,15 @@
 #include "data/token_file.h"
 #include "data/token_meta.h"
 #include "data/token_writer.h"
+#include "temp_dir.h"
 
 using namespace qkv;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("qkv_test_token_files_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
+struct TokenDir : test::TempDir {
+  TokenDir() : TempDir("token_files") {}
   std::string tokens(const std::string& name, const std::vector<int32_t>& ids, TokenDtype dtype, bool llmc) const {
     const std::string p = (path / name).string();
     TokenWriter w(p, dtype, llmc);
@@ -109,7 +103,7 @@ TEST_CASE("token files: llm.c shards: the header's magic, version and count") {
 }
 
 TEST_CASE("token files: TokenWriter writes what the readers read, header included") {
-  TempDir dir;
+  TokenDir dir;
   const std::string p = dir.tokens("a.bin", {1, 2, 65535}, TokenDtype::U16, true);
   const std::string b = bytes_of(p);
   CHECK(b.size() == 1024 + 6);
@@ -124,7 +118,7 @@ TEST_CASE("token files: TokenWriter writes what the readers read, header include
 }
 
 TEST_CASE("token files: a glob of shards is one stream, and windows cross from shard to shard") {
-  TempDir dir;
+  TokenDir dir;
   dir.tokens("x_val_000000.bin", iota(5, 1000), TokenDtype::U16, true);
   dir.tokens("x_train_000001.bin", iota(7), TokenDtype::U16, true);
   dir.tokens("x_train_000002.bin", {}, TokenDtype::U16, true);  // an empty shard in between is skipped over
@@ -155,7 +149,7 @@ TEST_CASE("token files: a glob of shards is one stream, and windows cross from s
 }
 
 TEST_CASE("token files: a shard with a wrong magic among shards, and a raw file where meta.json says llmc") {
-  TempDir dir;
+  TokenDir dir;
   dir.tokens("x_train_000001.bin", iota(3), TokenDtype::U16, true);
   dir.tokens("x_train_000002.bin", iota(3), TokenDtype::U16, false);
   CHECK_THROWS_WITH_AS(TokenCorpus((dir.path / "x_train_*.bin").string(), 10),
@@ -163,7 +157,7 @@ TEST_CASE("token files: a shard with a wrong magic among shards, and a raw file 
 }
 
 TEST_CASE("token files: meta.json gives raw files their dtype and its counts must hold") {
-  TempDir dir;
+  TokenDir dir;
   TokenMeta m;
   m.dtype = TokenDtype::U32;
   m.vocab_size = 70000;
