@@ -42,18 +42,21 @@ class LmTask : public TrainTask {
   }
 
   // Consecutive windows over the whole file, one at a time; MLM masks them from a fixed stream of the seed.
+  // Token files (a path ending in .bin) are memory-mapped and read a window at a time.
   FileScore evaluate_file(const std::string& path) override {
     NoGrad no_grad;
-    LmDataset stream(tokenizer_.encode(read_text(path)), path);
+    LmDataset stream = is_token_path(path)
+                           ? LmDataset(open_token_data("eval", path, tokenizer_, config_.data.task, ""), 0, -1, path)
+                           : LmDataset(tokenizer_.encode(read_text(path)), path);
     int64_t T = config_.model.block_size, windows = (stream.size() - 1) / T;
     QKV_CHECK(windows > 0, "eval: ", path, " holds ", stream.size(), " tokens, fewer than one block of ", T + 1);
     Rng rng(config_.train.seed, kMlmEvalStream);
     double total = 0.0;
     int64_t right = 0, masked = 0;
-    const std::vector<int32_t> tok = stream.tokens(0, stream.size());
     for (int64_t w = 0; w < windows; ++w) {
-      Ids x(std::vector<int32_t>(tok.begin() + w * T, tok.begin() + (w + 1) * T), {1, T});
-      Ids y(std::vector<int32_t>(tok.begin() + w * T + 1, tok.begin() + (w + 1) * T + 1), {1, T});
+      const std::vector<int32_t> window = stream.tokens(w * T, T + 1);
+      Ids x(std::vector<int32_t>(window.begin(), window.end() - 1), {1, T});
+      Ids y(std::vector<int32_t>(window.begin() + 1, window.end()), {1, T});
       if (!mlm()) {
         total += run(x, y).loss.item();
         continue;

@@ -33,6 +33,14 @@ losses() { grep -o '"\(train_loss\|val_loss\|eval_train_loss\)":[^,}]*' "$1"; }
 [ "$(losses text/metrics.jsonl)" == "$(losses bin/metrics.jsonl)" ] ||
   fail "train.bin and the text gave different losses: $(diff <(losses text/metrics.jsonl) <(losses bin/metrics.jsonl))"
 
+# qkv eval on val.bin scores the windows of the same text.
+tail -c +1003855 "$shakespeare" >val.txt
+"$qkv" eval bin/ckpt.qkv --data sc/val.bin --json >eval_bin.json
+"$qkv" eval bin/ckpt.qkv --data val.txt --json >eval_text.json
+grep -q '"tokens":111488' eval_bin.json || fail "eval of val.bin: $(cat eval_bin.json)"
+[ "$(sed 's/"file":"[^"]*"//' eval_bin.json)" == "$(sed 's/"file":"[^"]*"//' eval_text.json)" ] ||
+  fail "eval of val.bin differs from eval of its text: $(cat eval_bin.json eval_text.json)"
+
 # --resume: the token files are found and fingerprinted again, and the run continues bit for bit.
 "$qkv" train "$repo/configs/gpt-baby.json" --set data.train=sc/train.bin --set data.val=sc/val.bin \
   --set data.tokenizer=chars.tok --set train.out_dir=stopped "${short[@]}" --stop-at 8 >/dev/null
