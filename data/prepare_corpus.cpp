@@ -79,11 +79,12 @@ PrepareResult prepare_corpus(const Tokenizer& tokenizer, const PrepareOptions& o
   meta.eot = eot;
   meta.documents = static_cast<int64_t>(o.inputs.size());
 
-  std::vector<TextChunks> texts;
+  // Every input is checked before anything is written; each is opened again when its turn comes, so that
+  // thousands of documents do not hold thousands of open files.
   std::vector<uint64_t> sizes;
   PrepareProgress p;
   for (const std::string& in : o.inputs) {
-    sizes.push_back(texts.emplace_back(in, o.chunk_bytes).size());
+    sizes.push_back(TextChunks(in, o.chunk_bytes).size());
     p.total_bytes += sizes.back();
   }
   const size_t n_val_docs = val_documents(sizes, o.val_fraction);
@@ -102,8 +103,9 @@ PrepareResult prepare_corpus(const Tokenizer& tokenizer, const PrepareOptions& o
   {
     TokenWriter all(stream, dtype, false);
     const size_t batch = static_cast<size_t>(2 * std::max(1, threads()));
-    for (size_t d = 0; d < texts.size(); ++d) {
-      if (d == texts.size() - n_val_docs) split = all.count();
+    for (size_t d = 0; d < o.inputs.size(); ++d) {
+      if (d == o.inputs.size() - n_val_docs) split = all.count();
+      TextChunks text(o.inputs[d], o.chunk_bytes);
       const uint64_t doc_start = all.count();
       uint64_t offset = 0;
       std::vector<std::string> chunks;
@@ -113,7 +115,7 @@ PrepareResult prepare_corpus(const Tokenizer& tokenizer, const PrepareOptions& o
       while (more) {
         chunks.clear();
         offsets.clear();
-        while (chunks.size() < batch && (more = texts[d].next(chunk))) {
+        while (chunks.size() < batch && (more = text.next(chunk))) {
           offsets.push_back(offset);
           offset += chunk.size();
           chunks.push_back(std::move(chunk));
@@ -123,7 +125,7 @@ PrepareResult prepare_corpus(const Tokenizer& tokenizer, const PrepareOptions& o
         p.tokens = static_cast<int64_t>(all.count());
         if (progress && !chunks.empty()) progress(p);
       }
-      if (texts.size() == 1)  // the tail of the one document, as nanoGPT cuts its text
+      if (o.inputs.size() == 1)  // the tail of the one document, as nanoGPT cuts its text
         split = static_cast<uint64_t>(static_cast<double>(all.count() - doc_start) * (1.0 - o.val_fraction));
       if (eot >= 0) all.write(std::span<const int32_t>(&eot, 1));
     }

@@ -96,8 +96,9 @@ std::vector<DataFingerprint> check_recorded_data(const std::vector<DataFingerpri
     std::string* path = data_path(data, was.key);
     QKV_CHECK(path != nullptr, checkpoint, ": records a data file under an unknown key ", was.key);
     std::error_code ec;
-    bool at_absolute = !was.absolute.empty() && data_exists(was.absolute) &&
-                       (is_token_path(was.path) || std::filesystem::is_regular_file(was.absolute, ec));
+    bool at_absolute =
+        !was.absolute.empty() &&
+        (is_token_path(was.path) ? data_exists(was.absolute) : std::filesystem::is_regular_file(was.absolute, ec));
     std::string read_from = at_absolute ? was.absolute : *path;
     if (!at_absolute && !data_exists(read_from))
       QKV_FAIL(was.key, ": ", *path, ": no such file",

@@ -126,10 +126,6 @@ class LmTask : public TrainTask {
   std::optional<MlmVocab> mlm_vocab_;
 };
 
-}  // namespace
-
-namespace {
-
 // The LM streams of a config: text files tokenized in memory, token files (NOTE [token files]) memory-mapped.
 struct LmData {
   Tokenizer tokenizer;
