@@ -13,6 +13,10 @@ int64_t available_memory();
 // The process's resident set size now, in bytes (/proc/self/statm); 0 when unknown.
 int64_t resident_memory();
 
+// The process's anonymous resident memory now (RssAnon of /proc/self/status: heap and stacks, not the file
+// pages of a memory-mapped file, which the kernel can drop), in bytes; 0 when unknown.
+int64_t anonymous_memory();
+
 // The most the resident set size has been since the process started, in bytes (getrusage).
 int64_t peak_resident_memory();
 

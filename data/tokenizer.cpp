@@ -15,8 +15,11 @@ Tokenizer::Tokenizer() {
 void Tokenizer::finish(const std::vector<std::string>& specials) {
   n_ordinary_ = static_cast<int32_t>(tokens_.size());
   for (const std::string& name : specials) {
-    bool known = std::find(kSpecialNames.begin(), kSpecialNames.end(), name) != kSpecialNames.end();
-    QKV_CHECK(known, "tokenizer: unknown special token '", name, "', expected one of PAD, BOS, EOS, MASK, CLS, UNK");
+    // A role, or a special's own text in angle brackets (GPT-2's <|endoftext|>); anything else is likely a typo.
+    const bool role = std::find(kSpecialNames.begin(), kSpecialNames.end(), name) != kSpecialNames.end();
+    const bool text = name.size() > 2 && name.front() == '<' && name.back() == '>';
+    QKV_CHECK(role || text, "tokenizer: unknown special token '", name,
+              "', expected one of PAD, BOS, EOS, MASK, CLS, UNK or a text in angle brackets (<|endoftext|>)");
     add_special(name);
   }
   build_index();

@@ -16,6 +16,8 @@
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "data/token_file.h"
+#include "data/token_meta.h"
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
@@ -196,6 +198,28 @@ inline void config(std::string_view bytes) {
     } catch (const nlohmann::json::exception& e) {
       promise(false, std::string("config: the resolved config does not parse back: ") + e.what());
     }
+  });
+}
+
+// A token file (NOTE [token files]) as training reads it: its layout as an llm.c shard or raw uint16 / uint32
+// tokens, then every token, checked against GPT-2's vocabulary; and the input as a meta.json. A layout that
+// is accepted must cover the file exactly, and every id read must be in the vocabulary.
+inline void token_file(std::string_view bytes) {
+  const std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  for (TokenDtype raw : {TokenDtype::U16, TokenDtype::U32}) {
+    expect_errors([&] {
+      const TokenLayout l =
+          token_layout(all.first(std::min<size_t>(all.size(), kLlmcHeaderBytes)), all.size(), raw, "fuzz.bin");
+      promise(l.offset + l.count * static_cast<uint64_t>(token_bytes(l.dtype)) == all.size(),
+              "token file: the layout does not cover the file");
+      std::vector<int32_t> ids(l.count);
+      read_tokens(all.data(), l, 0, l.count, 50257, ids.data(), "fuzz.bin");
+      for (int32_t id : ids) promise(id >= 0 && id < 50257, "token file: an id outside the vocabulary was read");
+    });
+  }
+  expect_errors([&] {
+    const TokenMeta m = parse_token_meta(bytes, "meta.json");
+    promise(parse_token_meta(token_meta_json(m), "meta.json").files == m.files, "meta.json: does not read back");
   });
 }
 

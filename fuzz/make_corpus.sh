@@ -9,7 +9,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
-mkdir -p "$corpus"/{checkpoint,safetensors,tokenizer,tokenizer_import,config,llmc}
+mkdir -p "$corpus"/{checkpoint,safetensors,tokenizer,tokenizer_import,config,llmc,token_file}
 cp configs/*.json "$corpus/config/"
 
 repo=$PWD
@@ -44,6 +44,12 @@ done
 
 "$qkv" tokenizer train --data text.txt --type char --out "$corpus/tokenizer/char.tok" >/dev/null
 "$qkv" tokenizer train --data long.txt --type bpe --vocab-size 280 --out "$corpus/tokenizer/bpe.tok" >/dev/null
+
+# Token files as `qkv prepare` writes them: nanoGPT's raw uint16 tokens with their meta.json, an llm.c shard.
+"$qkv" prepare text.txt long.txt --tokenizer "$corpus/tokenizer/bpe.tok" --out tokens >/dev/null 2>&1
+cp tokens/train.bin tokens/meta.json "$corpus/token_file/"
+"$qkv" prepare long.txt --tokenizer "$corpus/tokenizer/bpe.tok" --out shards --format llmc --name s >/dev/null 2>&1
+cp shards/s_val_000000.bin "$corpus/token_file/shard.bin"
 
 # GPT-2's forms of the tiny vocabulary of tests/train/fixtures/gpt2-tiny (the shapes fuzz::tokenizer_import cuts
 # its input into): encoder.json, a blank line, vocab.bpe; a tokenizer.json; a tiktoken rank file.

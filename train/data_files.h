@@ -22,7 +22,8 @@ auto with_key(const std::string& key, F read) -> decltype(read()) {
 }
 
 // The data files a config names (data.train, and data.val when given), fingerprinted as they are now, each
-// with its path as given and its absolute form.
+// with its path as given and its absolute form: text by all its bytes, token files (a .bin, a glob of shards)
+// by their size and sampled blocks (NOTE [token file fingerprint] in data_files.cpp).
 std::vector<DataFingerprint> fingerprint_data(const DataConfig& d);
 
 // NOTE [data change]: the batch stream of a resumed run is positions in the corpus, so a changed file would

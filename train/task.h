@@ -86,7 +86,8 @@ class TrainTask {
   // val, the task's metric (accuracy, BLEU).
   virtual EvalSums evaluate(bool val, int64_t B, int64_t batches, Rng& rng, Shard shard) = 0;
   // The model scored on all of a file: text (LM, MLM: consecutive block_size windows, MLM masked from the
-  // seed's stream 77) or TSV (classify: label<TAB>text; seq2seq: source<TAB>target, with greedy BLEU).
+  // seed's stream 77; token files ending in .bin are memory-mapped) or TSV (classify: label<TAB>text; seq2seq:
+  // source<TAB>target, with greedy BLEU).
   virtual FileScore evaluate_file(const std::string& path) = 0;
   // A line or two showing what the model does now (a GPT sample, a translation); empty if none.
   virtual std::string show(uint64_t seed) = 0;

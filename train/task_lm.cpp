@@ -7,8 +7,10 @@
 #include "data/lm_dataset.h"
 #include "data/mlm.h"
 #include "data/text_file.h"
+#include "data/token_file.h"
 #include "nn/generate.h"
 #include "train/task.h"
+#include "train/token_data.h"
 
 namespace qkv {
 namespace {
@@ -40,18 +42,21 @@ class LmTask : public TrainTask {
   }
 
   // Consecutive windows over the whole file, one at a time; MLM masks them from a fixed stream of the seed.
+  // Token files (a path ending in .bin) are memory-mapped and read a window at a time.
   FileScore evaluate_file(const std::string& path) override {
     NoGrad no_grad;
-    LmDataset stream(tokenizer_.encode(read_text(path)), path);
+    LmDataset stream = is_token_path(path)
+                           ? LmDataset(open_token_data("eval", path, tokenizer_, config_.data.task, ""), 0, -1, path)
+                           : LmDataset(tokenizer_.encode(read_text(path)), path);
     int64_t T = config_.model.block_size, windows = (stream.size() - 1) / T;
     QKV_CHECK(windows > 0, "eval: ", path, " holds ", stream.size(), " tokens, fewer than one block of ", T + 1);
     Rng rng(config_.train.seed, kMlmEvalStream);
     double total = 0.0;
     int64_t right = 0, masked = 0;
-    const std::vector<int32_t>& tok = stream.tokens();
     for (int64_t w = 0; w < windows; ++w) {
-      Ids x(std::vector<int32_t>(tok.begin() + w * T, tok.begin() + (w + 1) * T), {1, T});
-      Ids y(std::vector<int32_t>(tok.begin() + w * T + 1, tok.begin() + (w + 1) * T + 1), {1, T});
+      const std::vector<int32_t> window = stream.tokens(w * T, T + 1);
+      Ids x(std::vector<int32_t>(window.begin(), window.end() - 1), {1, T});
+      Ids y(std::vector<int32_t>(window.begin() + 1, window.end()), {1, T});
       if (!mlm()) {
         total += run(x, y).loss.item();
         continue;
@@ -121,30 +126,58 @@ class LmTask : public TrainTask {
   std::optional<MlmVocab> mlm_vocab_;
 };
 
+// The LM streams of a config: text files tokenized in memory, token files (NOTE [token files]) memory-mapped.
+struct LmData {
+  Tokenizer tokenizer;
+  LmSplit split;
+  std::string note;  // how token files are read, for the start-up lines
+};
+
+LmData read_lm_data(const DataConfig& d, std::optional<Tokenizer> given) {
+  const bool train_tokens = is_token_path(d.train), val_tokens = !d.val.empty() && is_token_path(d.val);
+  std::string text;
+  if (!train_tokens) text = read_data_file("data.train", d.train);
+  // Token files hold ids, not text to train a tokenizer on: they need the tokenizer they were made with.
+  QKV_CHECK(given || !train_tokens || !d.tokenizer.path.empty(), "data.train: ", d.train,
+            " holds token ids: give the tokenizer file they were prepared with as data.tokenizer");
+  const bool from_file = !given && !d.tokenizer.path.empty();
+  Tokenizer tokenizer = given ? std::move(*given) : task_tokenizer(d, {text});
+  std::string note;
+  auto mapped = [&](const char* key, const std::string& path) {
+    auto corpus = open_token_data(key, path, tokenizer, d.task, from_file ? d.tokenizer.path : "");
+    note += std::string(note.empty() ? "" : "; ") + key + " " + describe(*corpus);
+    return std::shared_ptr<const TokenSource>(std::move(corpus));
+  };
+  auto encoded = [&](const std::string& t) {
+    return std::shared_ptr<const TokenSource>(std::make_shared<InMemoryTokens>(tokenizer.encode(t)));
+  };
+  std::shared_ptr<const TokenSource> train = train_tokens ? mapped("data.train", d.train) : encoded(text), val;
+  if (!d.val.empty()) val = val_tokens ? mapped("data.val", d.val) : encoded(read_data_file("data.val", d.val));
+  LmSplit split = split_lm(std::move(train), d.train, d.val_fraction, std::move(val), d.val.empty() ? d.train : d.val);
+  return {std::move(tokenizer), std::move(split), note};
+}
+
 }  // namespace
 
 std::unique_ptr<TrainTask> make_lm_task(Config& config, TaskStart start) {
   if (start.from_checkpoint())
     return std::make_unique<LmTask>(config, std::move(*start.tokenizer), std::move(*start.model), std::nullopt);
   const DataConfig& d = config.data;
-  std::string text = read_data_file("data.train", d.train);
-  Tokenizer tokenizer = start.tokenizer ? std::move(*start.tokenizer) : task_tokenizer(d, {text});
-  std::optional<std::vector<int32_t>> val;
-  if (!d.val.empty()) val = tokenizer.encode(read_data_file("data.val", d.val));
-  LmSplit split =
-      split_lm(tokenizer.encode(text), d.train, d.val_fraction, std::move(val), d.val.empty() ? d.train : d.val);
+  LmData data = read_lm_data(d, std::move(start.tokenizer));
+  LmSplit& split = data.split;
   // Every split must hold a window now: found at the first evaluation, it would end a run after many steps.
   const int64_t T = config.model.block_size;
   for (const LmDataset* s : {&split.train, &split.val})
     QKV_CHECK(s->size() >= T + 1, s->name(), ": ", s->size(),
               " tokens, shorter than one window of block_size + 1 = ", T + 1,
               " (lower model.block_size, or give more text)");
-  config.model = resolve_model_config(config, tokenizer);
+  config.model = resolve_model_config(config, data.tokenizer);
   if (start.before_model) start.before_model(config);
   long long n_train = split.train.size(), n_val = split.val.size();
-  auto task = std::make_unique<LmTask>(config, std::move(tokenizer), build_model(config.model), std::move(split));
+  auto task = std::make_unique<LmTask>(config, std::move(data.tokenizer), build_model(config.model), std::move(split));
   std::printf("data: %s: %lld train tokens, %lld val tokens, vocabulary %d (%s)\n", d.train.c_str(), n_train, n_val,
               task->tokenizer().size(), name(task->tokenizer().kind()));
+  if (!data.note.empty()) std::printf("data: %s\n", data.note.c_str());
   return task;
 }
 

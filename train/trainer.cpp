@@ -103,9 +103,9 @@ struct Totals {
 
 // The closing lines: the time per op (--profile), the allreduce's share, the wall time and mean speed, and
 // where the checkpoints are.
-void print_end(Run& run, Progress& progress, bool profile, const Totals& totals, double profile_start) {
+void print_end(Run& run, Progress& progress, const TrainOptions& options, const Totals& totals, double profile_start) {
   const int64_t steps = run.state.step - totals.first_step;
-  if (profile && steps > 0)
+  if (options.profile && steps > 0)
     progress.print("time per step (--profile):\n" +
                    profile_report(steps, (now_s() - profile_start) / static_cast<double>(steps)));
   if (run.comm().size() > 1 && steps > 0)
@@ -116,6 +116,9 @@ void print_end(Run& run, Progress& progress, bool profile, const Totals& totals,
   std::snprintf(speed, sizeof speed, "%lld steps in %s, %.0f tokens/s on average", static_cast<long long>(steps),
                 format_duration(now_s() - totals.start_s).c_str(),
                 totals.steps_s > 0 ? static_cast<double>(totals.tokens) / totals.steps_s : 0.0);
+  // The heap alone: memory-mapped token files add file pages the kernel can drop, never anonymous memory.
+  if (options.verbose)
+    progress.print("anonymous memory at the end: RssAnon " + std::to_string(anonymous_memory() / 1024) + " kB");
   char best[64];
   std::snprintf(best, sizeof best, "%.4f", run.state.best_val_loss);
   progress.finish("done: step " + std::to_string(run.state.step) + " (" + speed + "); best val loss " + best +
@@ -186,7 +189,7 @@ int run_steps(Run& run, RunOutput& output, const TrainOptions& options) {
       return signal_exit_code();
     }
   }
-  print_end(run, progress, options.profile, totals, profile_start);
+  print_end(run, progress, options, totals, profile_start);
   return 0;
 }
 

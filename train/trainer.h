@@ -23,7 +23,7 @@ struct TrainOptions {
   bool allow_data_change = false;      // resume even if a data file differs from the one the checkpoint recorded
   Comm* comm = nullptr;                // the ranks of a data-parallel job (nullptr: this process alone)
   bool overwrite = false;              // replace the run train.out_dir holds (NOTE [run folders])
-  bool verbose = false;                // print the whole resolved config at the start
+  bool verbose = false;                // the whole resolved config at the start, RssAnon at the end
 };
 
 // Runs `config` (or the resumed checkpoint's config) and returns the process exit code of docs/DESIGN.md:

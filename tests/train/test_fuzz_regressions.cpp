@@ -45,3 +45,4 @@ TEST_CASE("fuzz regressions: llm.c checkpoints") { replay("llmc", qkv::fuzz::llm
 TEST_CASE("fuzz regressions: tokenizer files") { replay("tokenizer", qkv::fuzz::tokenizer); }
 TEST_CASE("fuzz regressions: GPT-2 tokenizer files") { replay("tokenizer_import", qkv::fuzz::tokenizer_import); }
 TEST_CASE("fuzz regressions: configs") { replay("config", qkv::fuzz::config); }
+TEST_CASE("fuzz regressions: token files") { replay("token_file", qkv::fuzz::token_file); }

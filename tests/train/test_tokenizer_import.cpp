@@ -10,6 +10,7 @@
 
 #include "core/archive.h"
 #include "core/error.h"
+#include "temp_dir.h"
 #include "train/formats/bpe_vocab_files.h"
 #include "train/formats/gpt2_bytes.h"
 #include "train/formats/tokenizer_json.h"
@@ -22,17 +23,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kTiny = fs::path(__FILE__).parent_path() / "fixtures" / "gpt2-tiny";
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("qkv_test_tok_import_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-};
 
 std::string tiny(const char* name) { return (kTiny / name).string(); }
 
@@ -92,7 +82,7 @@ TEST_CASE("tokenizer import: encoder.json + vocab.bpe in either order, with GPT-
 }
 
 TEST_CASE("tokenizer import: tokenizer.json and tiktoken files give the same tokenizer") {
-  TempDir dir;
+  test::TempDir dir("tok_import");
   const Tokenizer want = import_tokenizer({tiny("encoder.json"), tiny("vocab.bpe")}, {});
   nlohmann::json j = tiny_tokenizer_json();
   Tokenizer a = import_tokenizer({dir.write("tokenizer.json", j.dump())}, {});
@@ -138,7 +128,7 @@ TEST_CASE("tokenizer import: tokenizer.json and tiktoken files give the same tok
 }
 
 TEST_CASE("tokenizer import: other tokenizers and broken files are refused with one line naming the file") {
-  TempDir dir;
+  test::TempDir dir("tok_import");
   auto refusal = [&](const nlohmann::json& j) {
     return error_of([&] { import_tokenizer({dir.write("t.json", j.dump())}, {}); });
   };
@@ -194,7 +184,7 @@ TEST_CASE("tokenizer import: other tokenizers and broken files are refused with 
 }
 
 TEST_CASE("data.tokenizer: a .tok file serves any task; the specials it lacks are appended") {
-  TempDir dir;
+  test::TempDir dir("tok_import");
   const std::string tok = (dir.path / "gpt2-tiny.tok").string();
   import_tokenizer({tiny("encoder.json"), tiny("vocab.bpe")}, {}).save(tok);
   std::string text;

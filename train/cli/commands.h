@@ -31,6 +31,7 @@ void add_import(CLI::App& app, Context& ctx);
 void add_logits(CLI::App& app, Context& ctx);
 void add_step(CLI::App& app, Context& ctx);
 void add_tokenizer(CLI::App& app, Context& ctx);
+void add_prepare(CLI::App& app, Context& ctx);
 void add_attention(CLI::App& app, Context& ctx);
 void add_plot(CLI::App& app, Context& ctx);
 void add_bench(CLI::App& app, Context& ctx);

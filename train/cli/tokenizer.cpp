@@ -18,11 +18,13 @@
 namespace qkv::cli {
 namespace {
 
-void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size, const std::string& out) {
+void cmd_tokenizer_train(const std::string& data, const std::string& type, int32_t vocab_size,
+                         const std::vector<std::string>& specials, const std::string& out) {
   std::string text = read_text(data);
   std::optional<TokenizerKind> kind = parse_enum(kTokenizerKinds, type);
   QKV_CHECK(kind.has_value(), "tokenizer train: --type must be char or bpe, got '", type, "'");
-  Tokenizer t = *kind == TokenizerKind::Bpe ? Tokenizer::train_bpe(text, vocab_size) : Tokenizer::train_char(text);
+  Tokenizer t = *kind == TokenizerKind::Bpe ? Tokenizer::train_bpe(text, vocab_size, specials)
+                                            : Tokenizer::train_char(text, specials);
   t.save(out);
   std::printf("wrote %s: %s tokenizer, %d tokens\n", out.c_str(), name(t.kind()), t.size());
 }
@@ -104,9 +106,12 @@ void add_tokenizer(CLI::App& app, Context& ctx) {
   train->add_option("--data", a->data, "text file")->required();
   train->add_option("--type", a->type, "char or bpe");
   train->add_option("--vocab-size", a->vocab_size, "BPE vocabulary size")->check(CLI::Range(256, 1 << 20));
+  train->add_option(
+      "--special", a->specials,
+      "a special token to add after the trained ones: a role (EOS) or its text (<|endoftext|>); repeatable");
   train->add_option("--out", a->out, "tokenizer file to write")->required();
   ctx.on(train, [a] {
-    cmd_tokenizer_train(a->data, a->type, a->vocab_size, a->out);
+    cmd_tokenizer_train(a->data, a->type, a->vocab_size, a->specials, a->out);
     return 0;
   });
   CLI::App* import = tok->add_subcommand(

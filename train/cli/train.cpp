@@ -27,7 +27,9 @@ void add_train(CLI::App& app, Context& ctx) {
                 "with --resume: continue even if the data files differ from the ones the checkpoint recorded");
   cmd->add_flag("--overwrite", o.overwrite,
                 "replace the run train.out_dir already holds (without it a new run there is refused)");
-  cmd->add_flag("--verbose", o.verbose, "print the whole resolved config at the start (it is also in config.json)");
+  cmd->add_flag(
+      "--verbose", o.verbose,
+      "print the whole resolved config at the start (it is also in config.json) and the anonymous memory at the end");
   ctx.on(cmd, [a, &ctx] {
     QKV_CHECK(!a->config.empty() || !a->options.resume.empty(), "train: give a config, or --resume a checkpoint");
     a->options.comm = &ctx.comm;

@@ -61,12 +61,12 @@ std::string layer_name(int64_t i, const Part& p) {
 
 }  // namespace
 
-bool is_llmc_checkpoint(std::string_view head) { return head.size() >= 4 && read_i32(head, 0) == kLlmcMagic; }
+bool is_llmc_checkpoint(std::string_view head) { return head.size() >= 4 && read_i32(head, 0) == kLlmcCheckpointMagic; }
 
 LlmcModel parse_llmc(std::string_view bytes, const std::string& source) {
   QKV_CHECK(bytes.size() >= 4 * kHeaderInts, source, ": ", bytes.size(),
             " bytes, too short for llm.c's header of 256 int32 (1024 bytes)");
-  QKV_CHECK(read_i32(bytes, 0) == kLlmcMagic, source, ": magic ", read_i32(bytes, 0), ", expected ", kLlmcMagic,
+  QKV_CHECK(read_i32(bytes, 0) == kLlmcCheckpointMagic, source, ": magic ", read_i32(bytes, 0), ", expected ", kLlmcCheckpointMagic,
             " (llm.c's GPT-2 checkpoint)");
   const int32_t version = read_i32(bytes, 1);
   QKV_CHECK(version != kVersionBf16, source,
@@ -127,7 +127,7 @@ std::string to_llmc_bytes(const ModelConfig& m, const NamedTensors& params) {
   const std::map<std::string, Tensor> set = gpt2_tensor_set(m, params);
   const int64_t C = m.d_model, V = m.vocab_size, Vp = (V + 127) / 128 * 128;
   std::vector<int32_t> header(kHeaderInts, 0);
-  header[0] = kLlmcMagic;
+  header[0] = kLlmcCheckpointMagic;
   header[1] = kVersionF32;
   header[2] = static_cast<int32_t>(m.block_size);
   header[3] = static_cast<int32_t>(V);

@@ -15,7 +15,7 @@ namespace qkv {
 // fcw [L, 4C, C], fcb [L, 4C], fcprojw [L, C, 4C], fcprojb [L, C] stacked over the layers, then lnfw [C],
 // lnfb [C]. Weights are [out, in], like qkv's; GELU is the tanh form; the LM head is wte. Version 5 (bf16)
 // is refused. Vp is V rounded up to a multiple of 128 when qkv writes one, as llm.c does.
-constexpr int32_t kLlmcMagic = 20240326;
+constexpr int32_t kLlmcCheckpointMagic = 20240326;
 
 struct LlmcModel {
   ModelConfig model;    // gpt, biases, gelu_tanh, learned positions, block_size maxT, vocab_size V
