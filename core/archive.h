@@ -35,8 +35,8 @@ class ArchiveWriter {
   void str(std::string_view s);
   void floats(const float* data, int64_t n);  // length, then the values
   void i32s(const std::vector<int32_t>& v);
-  std::string bytes();          // everything written so far
-  std::string take() &&;        // the same without a copy (a checkpoint's payload is the model's size); ends the writer
+  std::string bytes();    // everything written so far
+  std::string take() &&;  // the same without a copy (a checkpoint's payload is the model's size); ends the writer
 
  private:
   void raw(const void* data, uint64_t n);

@@ -37,8 +37,8 @@ std::string first_bytes(const std::string& path, size_t n) {
 }
 
 // A GPT-2 model made elsewhere, with its tokenizer, as a qkv checkpoint of an LM config.
-void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, NamedTensors params,
-                           const Tokenizer& tokenizer, const std::string& what) {
+void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, NamedTensors params, const Tokenizer& tokenizer,
+                           const std::string& what) {
   QKV_CHECK(tokenizer.size() == model.vocab_size, "import: the tokenizer has ", tokenizer.size(),
             " tokens, but the model's vocabulary is ", model.vocab_size, " (give the tokenizer it was trained with)");
   Config config;
@@ -68,7 +68,8 @@ void import_hf(const ImportArgs& a) {
   std::optional<Tokenizer> tokenizer = a.tokenizer.empty() ? hf.tokenizer : given_tokenizer(a.tokenizer);
   QKV_CHECK(tokenizer.has_value(), "import: ", a.source,
             " has no vocab.json + merges.txt or tokenizer.json; give --tokenizer T.tok (qkv tokenizer import)");
-  write_gpt2_checkpoint(a, hf.model, std::move(hf.params), *tokenizer, a.source + " (Hugging Face GPT-2, " + hf.dtypes + ")");
+  write_gpt2_checkpoint(a, hf.model, std::move(hf.params), *tokenizer,
+                        a.source + " (Hugging Face GPT-2, " + hf.dtypes + ")");
 }
 
 void import_llmc(const ImportArgs& a) {

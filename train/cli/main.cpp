@@ -21,10 +21,11 @@ using qkv::cli::Context;
 
 // Every subcommand, in the order `qkv --help` lists them. A new subcommand is one line here.
 constexpr void (*kCommands[])(CLI::App&, Context&) = {
-    qkv::cli::add_train,     qkv::cli::add_sample, qkv::cli::add_translate, qkv::cli::add_classify,
-    qkv::cli::add_eval,      qkv::cli::add_init,   qkv::cli::add_info,      qkv::cli::add_export,
-    qkv::cli::add_import,    qkv::cli::add_logits, qkv::cli::add_step,      qkv::cli::add_tokenizer, qkv::cli::add_prepare,
-    qkv::cli::add_attention, qkv::cli::add_plot,   qkv::cli::add_bench,     qkv::cli::add_demo,
+    qkv::cli::add_train,   qkv::cli::add_sample,    qkv::cli::add_translate, qkv::cli::add_classify,
+    qkv::cli::add_eval,    qkv::cli::add_init,      qkv::cli::add_info,      qkv::cli::add_export,
+    qkv::cli::add_import,  qkv::cli::add_logits,    qkv::cli::add_step,      qkv::cli::add_tokenizer,
+    qkv::cli::add_prepare, qkv::cli::add_attention, qkv::cli::add_plot,      qkv::cli::add_bench,
+    qkv::cli::add_demo,
 };
 
 // An error ends the process with `code`; in a data-parallel job it ends every rank, since a rank that stops

@@ -66,8 +66,8 @@ bool is_llmc_checkpoint(std::string_view head) { return head.size() >= 4 && read
 LlmcModel parse_llmc(std::string_view bytes, const std::string& source) {
   QKV_CHECK(bytes.size() >= 4 * kHeaderInts, source, ": ", bytes.size(),
             " bytes, too short for llm.c's header of 256 int32 (1024 bytes)");
-  QKV_CHECK(read_i32(bytes, 0) == kLlmcCheckpointMagic, source, ": magic ", read_i32(bytes, 0), ", expected ", kLlmcCheckpointMagic,
-            " (llm.c's GPT-2 checkpoint)");
+  QKV_CHECK(read_i32(bytes, 0) == kLlmcCheckpointMagic, source, ": magic ", read_i32(bytes, 0), ", expected ",
+            kLlmcCheckpointMagic, " (llm.c's GPT-2 checkpoint)");
   const int32_t version = read_i32(bytes, 1);
   QKV_CHECK(version != kVersionBf16, source,
             ": version 5 holds bf16 weights, which qkv does not read; write the fp32 version 3 from llm.c");
