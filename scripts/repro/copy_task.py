@@ -2,19 +2,22 @@
 """Reproduction 2: the Annotated Transformer's copy task.
 
     /usr/bin/python3 scripts/repro/copy_task.py [--qkv build/qkv] [--out out/repro/copy] [--seed 1337]
-                                                [--steps 1200] [--skip-train] [--no-reference]
+                                                [--steps 1200] [--skip-train] [--no-reference] [--no-qkv]
 
 Trains configs/seq2seq-copy.json on data/copy.tsv (scripts/make_copy_data.sh: 32,000 random length-10
 sequences over a-j, so that, as in the original's freshly drawn batches, almost no sequence is seen twice;
-batch 80, Noam schedule with factor 0.5 and warmup 400). The published recipe is 20 epochs of 20 batches:
-400 steps; the run stops there (--stop-at, a saved checkpoint), greedy-decodes 1,000 held-out random
-sequences (drawn with another seed, none in the training file) with `qkv translate` and counts the exact
-copies, then resumes the same run to --steps (default 1200: 60 epochs; the Noam rate does not depend on the
-step budget, so the first 400 steps are those of the recipe) and decodes again. When PyTorch is installed, the
+batch 80, Noam schedule with factor 0.5 and warmup 400). The recipe is 60 epochs of 20 batches: 1,200 steps
+(issue 24). The Annotated Transformer's own 20 epochs (400 steps) leave both frameworks short of 99% on our
+task, which is harder than the original's (all 10 symbols are random, where the original fixes the first to
+1), and at 400 steps the count moves a lot from run to run. The run still stops at step 400 (--stop-at, a
+saved checkpoint) so that the published step count is decoded too: greedy decoding of 1,000 held-out random
+sequences (drawn with another seed, none in the training file) with `qkv translate`, counting the exact
+copies; then it resumes the same run to --steps (default 1200; the Noam rate does not depend on the step
+budget, so the first 400 steps are the same either way) and decodes again. When PyTorch is installed, the
 reference Seq2Seq (seq2seq_reference.py) trains the same recipe on the same training lines, is saved at both
-step counts and is decoded the same way. Passes when qkv's longer run copies >= 99% exactly; the 400-step
-figures are printed beside it (our task is harder than the original's: all 10 symbols are random, where the
-original fixes the first to 1).
+step counts and is decoded the same way. Passes when qkv's run copies >= 99% exactly after --steps.
+--no-reference and --no-qkv split the two trainings so that they can run side by side (one thread each:
+--set train.threads=1 and OMP_NUM_THREADS=1); a last run with --skip-train decodes and judges both.
 Published (the Annotated Transformer, greedy_decode after training): a correct copy of 1..10.
 """
 import argparse
@@ -86,6 +89,7 @@ def main():
     ap.add_argument("--skip-train", action="store_true",
                     help="reuse OUT/ckpt-400.qkv and OUT/ckpt.qkv (and the reference's, when present)")
     ap.add_argument("--no-reference", action="store_true", help="do not train the PyTorch reference")
+    ap.add_argument("--no-qkv", action="store_true", help="do not train or decode qkv (the reference only)")
     ap.add_argument("--set", action="append", default=[], help="extra qkv --set overrides (smoke tests)")
     args = ap.parse_args()
     qkv = common.check_qkv(args.qkv)
@@ -94,14 +98,14 @@ def main():
     common.run([os.path.join(ROOT, "scripts", "make_copy_data.sh")], nice=False)  # deterministic, a second
     with open(copy_tsv) as f:
         train_pairs = [line.split("\t")[0] for line in f if line.strip()]
-    recipe = 400  # 20 epochs x 20 batches
+    recipe = 400  # the Annotated Transformer's 20 epochs x 20 batches, decoded on the way
 
     print("copy task (the Annotated Transformer):")
     seconds = {}
     ckpt, ckpt_recipe = os.path.join(args.out, "ckpt.qkv"), os.path.join(args.out, f"ckpt-{recipe}.qkv")
     overrides = [f"train.seed={args.seed}", "data.train=" + copy_tsv, f"train.max_steps={args.steps}"] + args.set
-    if not args.skip_train:
-        os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
+    if not args.skip_train and not args.no_qkv:
         cmd = [qkv, "train", args.config] + [x for kv in overrides for x in ("--set", kv)]
         cmd += ["--set", "train.out_dir=" + args.out, "--stop-at", str(recipe), "--overwrite"]  # a rerun starts over
         print(f"  qkv train to step {recipe}: {common.show(cmd)}", flush=True)
@@ -111,8 +115,10 @@ def main():
         print(f"  qkv train, resumed to step {args.steps}: {common.show(cmd)}", flush=True)
         _, rest = common.run(cmd, log=os.path.join(args.out, "train-resumed.log"))
         seconds[("qkv", args.steps)] = seconds[("qkv", recipe)] + rest
-    _, evals = common.metrics(args.out)
-    ckpts = {"qkv": {recipe: ckpt_recipe, args.steps: ckpt}}
+    evals, ckpts = [], {}
+    if not args.no_qkv:
+        _, evals = common.metrics(args.out)
+        ckpts["qkv"] = {recipe: ckpt_recipe, args.steps: ckpt}
     reference = train_reference(qkv, args, overrides, copy_tsv, recipe, seconds)
     if reference:
         ckpts["reference"] = reference
@@ -162,10 +168,12 @@ def main():
         for s_, h in r["wrong"][:3]:
             print(f"  {who} wrong after {steps} steps: {s_} -> {h}")
     common.print_commands()
+    if args.no_qkv:
+        return 0
     acc = results[("qkv", args.steps)]["right"] / len(sources)
     ok = common.verdict("copy task", acc >= 0.99,
                         f"{100 * acc:.1f}% exact copies after {args.steps} steps (need >= 99%); "
-                        f"{100 * results[('qkv', recipe)]['right'] / len(sources):.1f}% after the recipe's {recipe}")
+                        f"{100 * results[('qkv', recipe)]['right'] / len(sources):.1f}% after the published {recipe}")
     return 0 if ok else 1
 
 

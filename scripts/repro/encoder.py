@@ -1,30 +1,40 @@
 #!/usr/bin/python3
-"""Reproduction 4: an encoder pretrained with masked-LM on Jane Austen, then a classifier of food reviews.
+"""Reproduction 4: an encoder pretrained with masked-LM, then a classifier of food reviews (issue 24: does
+pretraining pay, and does pretraining on the task's own domain pay more?).
 
     /usr/bin/python3 scripts/repro/encoder.py [--qkv build/qkv] [--out out/repro/encoder]
-                                              [--variants from-mlm,scratch] [--skip-mlm] [--no-reference]
+                                              [--variants scratch,austen,austen-reviews,reviews]
+                                              [--seeds 1337,1338,1339] [--skip-mlm STAGES] [--skip-classify]
+                                              [--mlm-steps N] [--dapt-steps N] [--no-reference]
 
-1. MLM: configs/encoder-mlm.json on data/austen.txt (byte-level BPE of 2,048 tokens, learned from the corpus, so
-   that the classifier can keep the pretrained embeddings for its reviews). The final masked-token loss
-   (nanoGPT-style 20-batch estimate from metrics.jsonl, and `qkv eval` over the whole val split: the last 10%
-   of the characters, windows of 128 tokens masked with a fixed seed) against the corpus's unigram entropy in
-   nats per token (token frequencies of the whole of austen.txt under the MLM's tokenizer, encoded as training
-   encodes it, nothing excluded). Passes when the loss is at least 1 nat lower.
-   Masked-token accuracy from `qkv eval`; when PyTorch is installed the checkpoint is also exported and the
-   reference Encoder (scripts/reference, loaded strictly) scores the val split's windows with its own masks
-   (15% of the tokens: 80% MASK, 10% random, 10% kept), its loss and accuracy beside qkv's.
+1. MLM (configs/encoder-mlm.json, byte-level BPE of 2,048 tokens learned from its corpus, so that the classifier
+   keeps the pretrained embeddings for its reviews), up to three runs ("stages"), each only when a variant needs it:
+   - austen: on data/austen.txt. The final masked-token loss (nanoGPT-style 20-batch estimate from metrics.jsonl,
+     and `qkv eval` over the whole val split: the last 10% of the characters, windows of 128 tokens masked with
+     a fixed seed) against the corpus's unigram entropy in nats per token (token frequencies of the whole of
+     austen.txt under the MLM's tokenizer). Passes when the loss is at least 1 nat lower. When PyTorch is
+     installed the checkpoint is also exported and the reference Encoder (scripts/reference, loaded strictly)
+     scores the val split's windows with its own masks, its loss and accuracy beside qkv's.
+   - reviews: on the text of the training reviews (OUT/reviews-train.txt: data/reviews.tsv without its labels and
+     without the lines that are the classifier's dev split; the test reviews are never read), its own BPE.
+   - austen-reviews: domain-adaptive pretraining (Gururangan et al. 2020, "Don't Stop Pretraining"): the austen
+     checkpoint (`train.init_from`, which keeps its tokenizer) trained on, with the same MLM, on that review text
+     for --dapt-steps (default 1000; the warmup and cosine start again).
 2. Classification: configs/encoder-classify.json on data/reviews.tsv, 10% of whose lines (evenly spread) are the
-   dev split that `train` scores whole every 50 steps and keeps best.qkv by (early stopping). The test file is
-   only read at the end: test accuracy of best.qkv (`qkv eval ... --json`; the final checkpoint's beside it), per
-   variant: `from-mlm` starts from the MLM checkpoint with
-   --set train.init_from=... (the log says which parameters kept their initialisation), `scratch` does not and
-   is a comparison under the same recipe (a fine-tuning one). Beside them: the majority class (65.8%) and a
+   dev split that `train` scores whole every 50 steps and keeps best.qkv by (the lowest dev loss). Per variant
+   and seed (train.seed): `scratch` starts from the seed's initialisation with a BPE of its own; the others from
+   the stage of the same name (`train.init_from`; the log says which parameters kept their initialisation).
+   The test file is read only at the end: test accuracy of each run's best.qkv. Each variant is a mean over the
+   seeds with its spread (sample standard deviation, min-max). Beside them: the majority class (65.8%) and a
    bag-of-words logistic regression in numpy (word counts of the lowercased text split on non-letters, the 5,000
-   most frequent training words, L2 1e-3, 500 accelerated gradient steps of size 1/L). Passes when the MLM
-   target holds and the from-mlm classifier beats the majority class by >= 10 points.
+   most frequent training words, L2 1e-3, 500 accelerated gradient steps of size 1/L).
+   Verdict: of the pretrained variants, the one with the lowest mean dev loss (chosen on dev only) must reach a
+   mean test accuracy >= majority + 10 points (75.8%); the stretch, printed but not part of the exit code, is to
+   beat the bag of words. With the austen stage, the MLM target must hold too.
 """
 import argparse
 import collections
+import json
 import math
 import os
 import re
@@ -143,10 +153,30 @@ def bag_of_words(train_tsv, test_tsv, vocab_size=5000, l2=1e-3, steps=500):
     return acc(Xtr, Ytr), acc(Xte, Yte), positive
 
 
-def init_from_line(log):
-    """The trainer's init_from lines: which tokenizer the classifier uses and which parameters were not loaded."""
-    with open(log) as f:
-        return "\n".join(line.strip() for line in f if line.startswith("init_from"))
+# What each classifier variant starts from: an MLM stage (trained in this order), or nothing.
+START = {"scratch": None, "austen": "austen", "austen-reviews": "austen-reviews", "reviews": "reviews"}
+NEEDS = {"austen": ["austen"], "reviews": ["reviews"], "austen-reviews": ["austen", "austen-reviews"]}
+STAGES = ("austen", "reviews", "austen-reviews")
+
+
+def training_review_text(train_tsv, val_fraction, path):
+    """The text of the training reviews without the classifier's dev lines (split as train/task.cpp split_lines
+    does: line i is dev when floor((i + 1) f) > floor(i f)), one review a line, for the review MLMs: pretraining
+    on the dev reviews' text would blur the dev split that chooses the checkpoints and the table's variant."""
+    with open(train_tsv, encoding="utf-8") as f:
+        lines = [line for line in f if line.strip()]
+    kept = [line.rstrip("\n").split("\t", 1)[1] + "\n" for i, line in enumerate(lines)
+            if math.floor((i + 1) * val_fraction) == math.floor(i * val_fraction)]
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(kept)
+    return len(kept)
+
+
+def spread(xs):
+    """mean, sample standard deviation (0 for one value), min, max."""
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, sd, min(xs), max(xs)
 
 
 def main():
@@ -158,106 +188,145 @@ def main():
     ap.add_argument("--train", default=os.path.join(ROOT, "data", "reviews.tsv"))
     ap.add_argument("--test", default=os.path.join(ROOT, "data", "reviews-test.tsv"))
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "repro", "encoder"))
-    ap.add_argument("--variants", default="from-mlm,scratch", help="classification runs: from-mlm, scratch")
-    ap.add_argument("--skip-mlm", action="store_true", help="reuse OUT/mlm/ckpt.qkv")
-    ap.add_argument("--skip-classify", action="store_true", help="reuse OUT/classify-*/ckpt.qkv")
+    ap.add_argument("--variants", default=",".join(START), help="classification runs: " + ", ".join(START))
+    ap.add_argument("--seeds", default="1337,1338,1339", help="train.seed of the classifiers")
+    ap.add_argument("--skip-mlm", default="", help="MLM stages to reuse from OUT/mlm-STAGE (comma list, or all)")
+    ap.add_argument("--skip-classify", action="store_true", help="reuse OUT/classify-VARIANT-sSEED/")
+    ap.add_argument("--mlm-steps", type=int, help="train.max_steps of the austen and reviews MLMs (the config's)")
+    ap.add_argument("--dapt-steps", type=int, default=1000, help="train.max_steps of the austen-reviews MLM")
     ap.add_argument("--no-reference", action="store_true", help="no PyTorch (no masked-token accuracy)")
-    ap.add_argument("--mlm-set", action="append", default=[], help="extra --set for the MLM run (smoke tests)")
+    ap.add_argument("--mlm-set", action="append", default=[], help="extra --set for every MLM run")
     ap.add_argument("--classify-set", action="append", default=[], help="extra --set for the classifiers")
     args = ap.parse_args()
     qkv = common.check_qkv(args.qkv)
     variants = [v for v in args.variants.split(",") if v]
+    seeds = [int(x) for x in args.seeds.split(",") if x]
     for v in variants:
-        if v not in ("from-mlm", "scratch"):
-            sys.exit(f"--variants: unknown variant {v!r} (from-mlm, scratch)")
+        if v not in START:
+            sys.exit(f"--variants: unknown variant {v!r} ({', '.join(START)})")
+    skip = set(STAGES) if args.skip_mlm == "all" else {x for x in args.skip_mlm.split(",") if x}
+    if skip - set(STAGES):
+        sys.exit(f"--skip-mlm: unknown stage(s) {', '.join(sorted(skip - set(STAGES)))} ({', '.join(STAGES)}, all)")
     for path in (args.corpus, args.train, args.test):
         if not os.path.exists(path):
             sys.exit(f"{path}: missing (run scripts/get_corpus.sh)")
     os.chdir(ROOT)
     torch = None if args.no_reference else common.torch_or_none()
+    os.makedirs(args.out, exist_ok=True)
+    with open(args.classify_config) as f:
+        val_fraction = json.load(f)["data"]["val_fraction"]
+    review_text = os.path.join(args.out, "reviews-train.txt")
+    n_reviews = training_review_text(args.train, val_fraction, review_text)
 
-    # 1. MLM
-    print("encoder: MLM on", args.corpus)
-    mlm_dir = os.path.join(args.out, "mlm")
-    mlm_ckpt = os.path.join(mlm_dir, "ckpt.qkv")
-    mlm_overrides = ["data.train=" + os.path.abspath(args.corpus)] + args.mlm_set
-    config, _ = common.resolved_config(qkv, args.mlm_config, mlm_overrides, os.path.join(args.out, "mlm-init"))
-    mlm_seconds = None
-    if not args.skip_mlm:
-        mlm_seconds = common.train(qkv, args.mlm_config, mlm_overrides, mlm_dir, "qkv train (MLM)")
-    _, mlm_evals = common.metrics(mlm_dir)
-    with open(args.corpus, encoding="utf-8") as f:
-        text = f.read()
-    tok = os.path.join(args.out, "mlm.tok")
-    common.tokenizer_file(qkv, mlm_ckpt, tok)
-    entropy, n_types = unigram_entropy(encode_whole(qkv, tok, args.corpus))
-    n_train = int(len(text) * (1.0 - config["data"]["val_fraction"]))
-    val_file = os.path.join(args.out, "austen-val.txt")
-    with open(val_file, "w", encoding="utf-8") as f:
-        f.write(text[n_train:])
-    whole = common.qkv_eval(qkv, mlm_ckpt, val_file)
-    est = mlm_evals[-1]["val_loss"]
-    ref_loss = ref_acc = None
-    if torch is not None:
-        ref_loss, ref_acc, n_masked = masked_accuracy(qkv, mlm_ckpt, encode_whole(qkv, tok, val_file), args.out)
-        print(f"  masked-token accuracy (reference Encoder on qkv's exported weights): {ref_acc:.4f} over {n_masked} "
-              f"masked tokens; loss {ref_loss:.4f}")
-
-    # 2. classification
-    results = {}
-    for v in variants:
-        out_dir = os.path.join(args.out, "classify-" + v)
-        overrides = ["data.train=" + os.path.abspath(args.train)]
-        if v == "from-mlm":
-            overrides.append("train.init_from=" + mlm_ckpt)
-        overrides += args.classify_set
+    # 1. MLM stages
+    stages = [st for st in STAGES if any(st in NEEDS.get(v, []) for v in variants)]
+    ckpt = {st: os.path.join(args.out, "mlm-" + st, "ckpt.qkv") for st in STAGES}
+    steps = [f"train.max_steps={args.mlm_steps}"] if args.mlm_steps else []
+    stage_overrides = {
+        "austen": ["data.train=" + os.path.abspath(args.corpus)] + steps,
+        "reviews": ["data.train=" + review_text] + steps,
+        "austen-reviews": ["data.train=" + review_text, "train.init_from=" + ckpt["austen"],
+                           f"train.max_steps={args.dapt_steps}"],
+    }
+    mlm = {}
+    for st in stages:
         seconds = None
-        if not args.skip_classify:
-            seconds = common.train(qkv, args.classify_config, overrides, out_dir, f"qkv train (classify, {v})")
-        test = common.qkv_eval(qkv, os.path.join(out_dir, "best.qkv"), args.test)
-        final = common.qkv_eval(qkv, os.path.join(out_dir, "ckpt.qkv"), args.test)
-        _, evals = common.metrics(out_dir)
-        best = min(evals, key=lambda e: e["val_loss"])
-        results[v] = {"test": test, "final": final, "best_step": best["step"], "seconds": seconds,
-                      "init": init_from_line(os.path.join(out_dir, "train.log"))}
-        print(f"  {v}: test accuracy {test['accuracy']:.4f} over {test['examples']} reviews (best dev loss, step "
-              f"{best['step']}); final checkpoint {final['accuracy']:.4f}")
+        if st not in skip:
+            what = f"qkv train (MLM, {st}" + (f", {n_reviews} training reviews" if st != "austen" else "") + ")"
+            seconds = common.train(qkv, args.mlm_config, stage_overrides[st] + args.mlm_set,
+                                   os.path.join(args.out, "mlm-" + st), what)
+        _, evals = common.metrics(os.path.join(args.out, "mlm-" + st))
+        mlm[st] = {"est": evals[-1]["val_loss"], "step": evals[-1]["step"], "seconds": seconds}
+
+    rows, ok = [], True
+    if "austen" in stages:
+        config, _ = common.resolved_config(qkv, args.mlm_config, stage_overrides["austen"] + args.mlm_set,
+                                           os.path.join(args.out, "mlm-init"))
+        with open(args.corpus, encoding="utf-8") as f:
+            text = f.read()
+        tok = os.path.join(args.out, "mlm.tok")
+        common.tokenizer_file(qkv, ckpt["austen"], tok)
+        entropy, n_types = unigram_entropy(encode_whole(qkv, tok, args.corpus))
+        n_train = int(len(text) * (1.0 - config["data"]["val_fraction"]))
+        val_file = os.path.join(args.out, "austen-val.txt")
+        with open(val_file, "w", encoding="utf-8") as f:
+            f.write(text[n_train:])
+        whole = common.qkv_eval(qkv, ckpt["austen"], val_file)
+        ref_loss = ref_acc = None
+        if torch is not None:
+            ref_loss, ref_acc, n_masked = masked_accuracy(qkv, ckpt["austen"], encode_whole(qkv, tok, val_file),
+                                                          args.out)
+            print(f"  masked-token accuracy (reference Encoder on qkv's exported weights): {ref_acc:.4f} over "
+                  f"{n_masked} masked tokens; loss {ref_loss:.4f}")
+        est = mlm["austen"]["est"]
+        rows += [
+            ["MLM austen: unigram entropy of the corpus (nats/token)", "", "", f"{entropy:.4f} ({n_types} token types)"],
+            ["MLM austen: val masked-token loss, whole split (qkv eval)", "<= entropy - 1 (target)", fmt(ref_loss),
+             f"{fmt(whole['loss'])} ({whole['loss'] - entropy:+.3f} from the entropy)"],
+            ["MLM austen: val masked-token accuracy, whole split", "",
+             ("not run" if ref_acc is None else f"{100 * ref_acc:.1f}% (qkv's weights)"),
+             f"{100 * whole['accuracy']:.1f}%" if whole.get("accuracy") is not None else "not run"],
+        ]
+        ok &= common.verdict("MLM loss 1 nat below the unigram entropy", whole["loss"] <= entropy - 1.0,
+                             f"whole-split {whole['loss']:.4f} vs entropy {entropy:.4f} (20 batches: {est:.4f})")
+    for st, r in mlm.items():  # each stage's loss is on its own val split and tokens: not comparable across stages
+        wall = "reused" if r["seconds"] is None else f"{r['seconds']:.1f} s"
+        rows.append([f"MLM {st}: val masked-token loss, 20 batches, step {r['step']}", "", "",
+                     f"{r['est']:.4f} (wall {wall})"])
+
+    # 2. classification, seed-major so that a run cut short still has every variant at the first seeds
+    runs = {v: {} for v in variants}
+    for seed in seeds:
+        for v in variants:
+            out_dir = os.path.join(args.out, f"classify-{v}-s{seed}")
+            overrides = ["data.train=" + os.path.abspath(args.train), f"train.seed={seed}"]
+            if START[v]:
+                overrides.append("train.init_from=" + ckpt[START[v]])
+            overrides += args.classify_set
+            if not args.skip_classify:
+                common.train(qkv, args.classify_config, overrides, out_dir, f"qkv train (classify, {v}, seed {seed})")
+            elif not os.path.exists(os.path.join(out_dir, "best.qkv")):
+                print(f"  {v} seed {seed}: not run ({out_dir} has no best.qkv)")
+                continue
+            _, evals = common.metrics(out_dir)
+            best = min(evals, key=lambda e: e["val_loss"])
+            test = common.qkv_eval(qkv, os.path.join(out_dir, "best.qkv"), args.test)
+            runs[v][seed] = {"test": test["accuracy"], "dev_loss": best["val_loss"], "dev_acc": best["val_accuracy"],
+                             "step": best["step"], "examples": test["examples"]}
+            print(f"  {v} seed {seed}: best dev loss {best['val_loss']:.4f} at step {best['step']} (dev accuracy "
+                  f"{best['val_accuracy']:.4f}); test accuracy {test['accuracy']:.4f} over {test['examples']} reviews")
+
     with open(args.test, encoding="utf-8") as f:
         labels = [line.split("\t", 1)[0] for line in f if line.strip()]
     majority = collections.Counter(labels).most_common(1)[0][1] / len(labels)
-    bow_train, bow_test, positive = bag_of_words(args.train, args.test)
+    bow_train, bow_test, _ = bag_of_words(args.train, args.test)
+    pct = lambda x: f"{100 * x:.1f}%"
+    rows += [["classify: majority class (test)", pct(MAJORITY_PUBLISHED), "", pct(majority)],
+             ["classify: bag-of-words logistic regression (numpy, test)", "", "",
+              f"{pct(bow_test)} (train {pct(bow_train)})"]]
+    common.table("encoder: MLM, then review classification", rows)
 
-    pct = lambda x: "not run" if x is None else f"{100 * x:.1f}%"
-    rows = [
-        ["MLM: unigram entropy of the corpus (nats/token)", "", "", f"{entropy:.4f} ({n_types} token types)"],
-        ["MLM: val masked-token loss, 20 batches (final)", "", "",
-         f"{fmt(est)} ({est - entropy:+.3f} from the entropy)"],
-        ["MLM: val masked-token loss, whole split (qkv eval)", "<= entropy - 1 (target)", fmt(ref_loss),
-         f"{fmt(whole['loss'])} ({whole['loss'] - entropy:+.3f} from the entropy)"],
-        ["MLM: val masked-token accuracy, whole split", "", pct(ref_acc) + (" (qkv's weights)" if ref_acc else ""),
-         pct(whole.get("accuracy"))],
-        ["MLM: wall time", "", "", "reused" if mlm_seconds is None else f"{mlm_seconds:.1f} s"],
-        ["classify: majority class (test)", pct(MAJORITY_PUBLISHED), "", pct(majority)],
-        ["classify: bag-of-words logistic regression (numpy)", "", "", f"{pct(bow_test)} (train {pct(bow_train)})"],
-    ]
-    for v, r in results.items():
-        rows.append([f"classify: qkv encoder, {v} (test accuracy, best dev loss)",
-                     f">= {pct(MAJORITY_PUBLISHED + 0.10)} (target)" if v == "from-mlm" else "", "",
-                     f"{pct(r['test']['accuracy'])} (step {r['best_step']})"])
-        rows.append([f"classify: {v}, final checkpoint (test accuracy)", "", "", pct(r["final"]["accuracy"])])
-        wall = "reused" if r["seconds"] is None else f"{r['seconds']:.1f} s"
-        rows.append([f"classify: {v}, wall time", "", "", wall])
-    common.table("encoder: MLM on Austen, then review classification", rows)
-    for v, r in results.items():
-        if r["init"]:
-            print(f"\n{v}: {r['init']}")
+    crows = []
+    for v, rs in runs.items():
+        if not rs:
+            continue
+        t, dl, da = (spread([r[k] for r in rs.values()]) for k in ("test", "dev_loss", "dev_acc"))
+        crows.append([v, str(len(rs)), f"{dl[0]:.4f} (sd {dl[1]:.4f})", f"{100 * da[0]:.1f}%",
+                      f"{100 * t[0]:.1f}% (sd {100 * t[1]:.1f}; {100 * t[2]:.1f}-{100 * t[3]:.1f})",
+                      " / ".join(f"{100 * r['test']:.1f} ({r['step']})" for r in rs.values())])
+    common.table("classify: each variant's best dev-loss checkpoints over its seeds", crows,
+                 header=("start", "seeds", "dev loss, mean", "dev accuracy, mean", "test accuracy, mean (spread)",
+                         "test accuracy per seed (step)"))
     common.print_commands()
-    ok = common.verdict("MLM loss 1 nat below the unigram entropy", whole["loss"] <= entropy - 1.0,
-                        f"whole-split {whole['loss']:.4f} vs entropy {entropy:.4f}")
-    if "from-mlm" in results:  # the issue's target; scratch is a comparison
-        a = results["from-mlm"]["test"]["accuracy"]
-        ok &= common.verdict("classify (from-mlm) beats the majority class by 10 points", a >= majority + 0.10,
-                             f"{100 * a:.1f}% vs {100 * majority:.1f}%")
+    pretrained = {v: rs for v, rs in runs.items() if START[v] and rs}
+    if pretrained:  # chosen on dev only: the lowest mean dev loss; its test mean is the figure judged
+        chosen = min(pretrained, key=lambda v: spread([r["dev_loss"] for r in pretrained[v].values()])[0])
+        acc = spread([r["test"] for r in pretrained[chosen].values()])[0]
+        ok &= common.verdict("classify: a pretrained start (chosen on dev) beats the majority class by 10 points",
+                             acc >= majority + 0.10, f"{chosen}: mean {100 * acc:.1f}% over {len(pretrained[chosen])} "
+                             f"seeds vs {100 * (majority + 0.10):.1f}%")
+        print(f"{'MET' if acc > bow_test else 'NOT MET'} stretch (not in the exit code): {chosen} {100 * acc:.1f}% vs "
+              f"the bag of words {100 * bow_test:.1f}%")
     return 0 if ok else 1
 
 

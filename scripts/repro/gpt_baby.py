@@ -16,8 +16,10 @@ of the characters (nanoGPT's data[int(n*0.9):]), the mean of the window losses, 
 dtype=torch.bfloat16) (forward and loss, evaluations included), as a PyTorch user writes mixed precision; run
 the script with another interpreter (a virtual environment's python) to time another PyTorch.
 
-Passes when qkv's mean whole-split val loss is <= 1.90 and within 0.02 of the reference's mean over the same
-seeds (without PyTorch only the first check runs).
+Passes when qkv's mean whole-split val loss is within 0.02 of the reference's mean over the same seeds (without
+PyTorch there is nothing to check against). The mean of the 20-batch estimates is printed beside nanoGPT's
+published 1.88, which is that estimate from one run: the whole split is a different measurement, and the
+reference trained this way lands near 1.90 on it, so 1.88 is not a bound on the whole-split loss.
 """
 import argparse
 import math
@@ -219,11 +221,15 @@ def main():
     common.print_commands()
     ok = True
     if qkv_mean is not None:
-        ok &= common.verdict("gpt-baby whole-split val loss", qkv_mean <= 1.90, f"qkv mean {qkv_mean:.4f} (need <= 1.90)")
+        est = mean(qkv_runs, lambda r: r["evals"][last]["val"])
+        print(f"qkv's mean 20-batch val loss at step {last}: {est:.4f}, beside nanoGPT's published "
+              f"{PUBLISHED_VAL:.2f} (one run; not a target)")
         if ref_mean is not None:
             ok &= common.verdict("gpt-baby against the PyTorch reference", abs(qkv_mean - ref_mean) <= 0.02,
-                                 f"qkv {qkv_mean:.4f} - reference {ref_mean:.4f} = {qkv_mean - ref_mean:+.4f} "
-                                 f"(need within 0.02)")
+                                 f"qkv's mean whole-split val loss {qkv_mean:.4f} - the reference's {ref_mean:.4f} = "
+                                 f"{qkv_mean - ref_mean:+.4f} over {len(seeds)} seeds (need within 0.02)")
+        else:
+            print("gpt-baby: no PyTorch reference, so the target (within 0.02 of it) was not checked")
     return 0 if ok else 1
 
 
