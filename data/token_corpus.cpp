@@ -42,7 +42,7 @@ TokenCorpus::TokenCorpus(const std::string& path, int64_t vocab) : paths_(token_
     if (l.llmc != want_llmc)
       QKV_FAIL(p, want_llmc
                       ? ": starts with " + std::to_string(head.size() >= 4 ? load_token(head.data(), 4) : 0) +
-                            ", not llm.c's magic " + std::to_string(kLlmcMagic) +
+                            ", not llm.c's magic " + std::to_string(kLlmcShardMagic) +
                             (meta_ ? " (its meta.json says llmc)" : " (as " + paths_.front() + " does)")
                       : std::string(": starts with llm.c's magic, but ") +
                             (meta_ ? "its meta.json says raw nanoGPT tokens" : paths_.front() + " is raw tokens"));

@@ -11,7 +11,7 @@ uint32_t le32(const uint8_t* p) { return load_token(p, 4); }
 
 TokenLayout token_layout(std::span<const uint8_t> head, uint64_t size, TokenDtype raw_dtype, const std::string& file) {
   TokenLayout l;
-  if (head.size() >= 4 && static_cast<int32_t>(le32(head.data())) == kLlmcMagic) {
+  if (head.size() >= 4 && static_cast<int32_t>(le32(head.data())) == kLlmcShardMagic) {
     QKV_CHECK(size >= kLlmcHeaderBytes && head.size() >= kLlmcHeaderBytes, file, ": ", size,
               " bytes, shorter than llm.c's header of ", kLlmcHeaderBytes);
     const auto version = static_cast<int32_t>(le32(head.data() + 4));

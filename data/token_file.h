@@ -21,7 +21,7 @@ inline uint32_t load_token(const uint8_t* p, int width) {
   return width == 2 ? v : v | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
-inline constexpr int32_t kLlmcMagic = 20240520;
+inline constexpr int32_t kLlmcShardMagic = 20240520;
 inline constexpr int32_t kLlmcVersion = 1;
 inline constexpr uint64_t kLlmcHeaderBytes = 256 * 4;
 

@@ -42,7 +42,7 @@ void TokenWriter::close() {
   if (llmc_) {
     QKV_CHECK(count_ <= INT32_MAX, path_, ": ", count_, " tokens, more than an llm.c header can count");
     uint8_t header[12];
-    const uint32_t values[3] = {static_cast<uint32_t>(kLlmcMagic), static_cast<uint32_t>(kLlmcVersion),
+    const uint32_t values[3] = {static_cast<uint32_t>(kLlmcShardMagic), static_cast<uint32_t>(kLlmcVersion),
                                 static_cast<uint32_t>(count_)};
     for (int i = 0; i < 12; ++i) header[i] = static_cast<uint8_t>(values[i / 4] >> (8 * (i % 4)));
     QKV_CHECK(std::fseek(f_, 0, SEEK_SET) == 0, path_, ": seek failed: ", std::strerror(errno));

@@ -79,7 +79,7 @@ TEST_CASE("token files: raw uint16 and uint32 layouts, little-endian, and odd by
 }
 
 TEST_CASE("token files: llm.c shards: the header's magic, version and count") {
-  std::string shard = llmc_header(kLlmcMagic, 1, 2) + std::string("\x05\x00\x06\x00", 4);
+  std::string shard = llmc_header(kLlmcShardMagic, 1, 2) + std::string("\x05\x00\x06\x00", 4);
   TokenLayout l = token_layout(span_of(shard), shard.size(), TokenDtype::U32, "s.bin");
   CHECK(l.llmc);
   CHECK(l.offset == 1024);
@@ -92,12 +92,12 @@ TEST_CASE("token files: llm.c shards: the header's magic, version and count") {
                        "s.bin: 1026 bytes do not match the llm.c header's 2 tokens (expected 1028 bytes: 1024 of "
                        "header and 2 per token)",
                        Error);
-  const std::string v2 = llmc_header(kLlmcMagic, 2, 0);
+  const std::string v2 = llmc_header(kLlmcShardMagic, 2, 0);
   CHECK_THROWS_WITH_AS(token_layout(span_of(v2), v2.size(), TokenDtype::U16, "s.bin"),
                        "s.bin: llm.c shard of version 2, expected 1 (uint16 tokens)", Error);
-  const std::string negative = llmc_header(kLlmcMagic, 1, -3);
+  const std::string negative = llmc_header(kLlmcShardMagic, 1, -3);
   CHECK_THROWS_AS(token_layout(span_of(negative), negative.size(), TokenDtype::U16, "s.bin"), Error);
-  const std::string short_header = llmc_header(kLlmcMagic, 1, 0).substr(0, 100);
+  const std::string short_header = llmc_header(kLlmcShardMagic, 1, 0).substr(0, 100);
   CHECK_THROWS_WITH_AS(token_layout(span_of(short_header), 100, TokenDtype::U16, "s.bin"),
                        "s.bin: 100 bytes, shorter than llm.c's header of 1024", Error);
 }
@@ -107,7 +107,7 @@ TEST_CASE("token files: TokenWriter writes what the readers read, header include
   const std::string p = dir.tokens("a.bin", {1, 2, 65535}, TokenDtype::U16, true);
   const std::string b = bytes_of(p);
   CHECK(b.size() == 1024 + 6);
-  CHECK(b.substr(0, 12) == llmc_header(kLlmcMagic, 1, 3).substr(0, 12));
+  CHECK(b.substr(0, 12) == llmc_header(kLlmcShardMagic, 1, 3).substr(0, 12));
   CHECK(b.substr(12, 1012) == std::string(1012, '\0'));
   TokenCorpus c(p, 65536);
   CHECK(c.size() == 3);
