@@ -19,6 +19,7 @@
 namespace qkv {
 
 ArchiveWriter::ArchiveWriter() : ar_(std::make_unique<cereal::PortableBinaryOutputArchive>(os_)) {}
+ArchiveWriter::ArchiveWriter(std::ostream& out) : ar_(std::make_unique<cereal::PortableBinaryOutputArchive>(out)) {}
 ArchiveWriter::~ArchiveWriter() = default;
 
 // Bytes go through cereal as chars: binary_data's element size must be sizeof(char), not sizeof(void).
@@ -203,34 +204,109 @@ void write_file_atomic(const std::string& path, std::string_view bytes, bool fau
 }
 
 void write_file_atomic(const std::string& path, std::initializer_list<std::string_view> parts, bool faults) {
-  const WriteFault fault = faults ? write_fault_from_env() : WriteFault{};
-  std::string tmp = path + ".tmp";
-  size_t total = 0;
+  uint64_t total = 0;
   for (std::string_view p : parts) total += p.size();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail_write(fd, path, tmp, "opening", errno, 0, total);
-  size_t done = 0, part_start = 0;  // bytes written in all; where the current part starts among them
-  auto part = parts.begin();
+  AtomicFile file(path, total, faults);
+  for (std::string_view p : parts) file.write(p.data(), p.size());
+  file.commit();
+}
+
+namespace {
+constexpr size_t kFileBuffer = size_t{1} << 20;
+}  // namespace
+
+AtomicFile::AtomicFile(const std::string& path, uint64_t total, bool faults)
+    : path_(path), tmp_(path + ".tmp"), total_(total), fault_(faults ? write_fault_from_env() : WriteFault{}) {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd_ < 0) fail_write(-1, path_, tmp_, "opening", errno, 0, total_);
+  buffer_.reserve(kFileBuffer);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ < 0) return;  // committed, or a failure already cleaned up
+  ::close(fd_);
+  ::unlink(tmp_.c_str());
+}
+
+void AtomicFile::write(const char* data, size_t n) {
+  if (buffer_.size() + n > kFileBuffer) flush_buffer();
+  if (n >= kFileBuffer) return put(data, n);  // a large piece goes to the file as it is
+  buffer_.insert(buffer_.end(), data, data + n);
+}
+
+void AtomicFile::flush_buffer() {
+  put(buffer_.data(), buffer_.size());
+  buffer_.clear();
+}
+
+// Writes n bytes at the file's end, stopping exactly at the fault's offset (NOTE [fault hook]).
+void AtomicFile::put(const char* p, size_t n) {
   for (;;) {
-    maybe_inject(fault, done, fd, path, tmp, total);
-    while (part != parts.end() && done == part_start + part->size()) part_start += (part++)->size();
-    if (done == total) break;
-    size_t chunk = part_start + part->size() - done;
-    if (fault.kind != WriteFault::Kind::kNone && fault.after_bytes > done)
-      chunk = std::min<size_t>(chunk, fault.after_bytes - done);  // stop exactly at the fault's offset
-    ssize_t n = ::write(fd, part->data() + (done - part_start), chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_write(fd, path, tmp, "writing", errno, done, total);
-    done += static_cast<size_t>(n);
+    const int fd = fd_;
+    fd_ = -1;  // a failure below closes the file and removes PATH.tmp itself
+    maybe_inject(fault_, done_, fd, path_, tmp_, total_);
+    fd_ = fd;
+    if (n == 0) return;
+    size_t chunk = n;
+    if (fault_.kind != WriteFault::Kind::kNone && fault_.after_bytes > done_)
+      chunk = std::min<size_t>(chunk, fault_.after_bytes - done_);
+    ssize_t w = ::write(fd_, p, chunk);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      const int err = errno;
+      fd_ = -1;
+      fail_write(fd, path_, tmp_, "writing", err, done_, total_);
+    }
+    done_ += static_cast<size_t>(w);
+    p += w;
+    n -= static_cast<size_t>(w);
   }
-  if (::fsync(fd) != 0) fail_write(fd, path, tmp, "flushing", errno, done, total);
-  int closed = ::close(fd);
-  if (closed != 0) fail_write(-1, path, tmp, "closing", errno, done, total);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+}
+
+void AtomicFile::commit() {
+  flush_buffer();
+  const int fd = fd_;
+  fd_ = -1;
+  if (done_ != total_) {  // a writer that announced one size and wrote another: never rename such a file
+    ::close(fd);
+    ::unlink(tmp_.c_str());
+    QKV_FAIL("cannot write ", path_, ": ", done_, " bytes written where ", total_, " were announced; ", path_,
+             " is unchanged");
+  }
+  if (::fsync(fd) != 0) fail_write(fd, path_, tmp_, "flushing", errno, done_, total_);
+  if (::close(fd) != 0) fail_write(-1, path_, tmp_, "closing", errno, done_, total_);
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
-    QKV_FAIL("cannot rename ", tmp, " to ", path, ": ", std::strerror(err), "; ", path, " is unchanged");
+    ::unlink(tmp_.c_str());
+    QKV_FAIL("cannot rename ", tmp_, " to ", path_, ": ", std::strerror(err), "; ", path_, " is unchanged");
   }
+}
+
+AtomicFile::int_type AtomicFile::overflow(int_type c) {
+  if (!traits_type::eq_int_type(c, traits_type::eof())) {
+    const char ch = traits_type::to_char_type(c);
+    write(&ch, 1);
+  }
+  return traits_type::not_eof(c);
+}
+
+std::streamsize AtomicFile::xsputn(const char* s, std::streamsize n) {
+  write(s, static_cast<size_t>(n));
+  return n;
+}
+
+HashingSink::int_type HashingSink::overflow(int_type c) {
+  if (!traits_type::eq_int_type(c, traits_type::eof())) {
+    const char ch = traits_type::to_char_type(c);
+    xsputn(&ch, 1);
+  }
+  return traits_type::not_eof(c);
+}
+
+std::streamsize HashingSink::xsputn(const char* s, std::streamsize n) {
+  hash_ = fnv1a64(std::string_view(s, static_cast<size_t>(n)), hash_);
+  size_ += static_cast<uint64_t>(n);
+  return n;
 }
 
 }  // namespace qkv

@@ -23,7 +23,8 @@ namespace qkv {
 // polymorphic type names: an archive's layout is exactly the sequence of write calls.
 class ArchiveWriter {
  public:
-  ArchiveWriter();
+  ArchiveWriter();                            // into memory: bytes(), take()
+  explicit ArchiveWriter(std::ostream& out);  // straight into `out` (a checkpoint file, a hash); bytes() is empty
   ~ArchiveWriter();
   void u8(uint8_t v);
   void i32(int32_t v);
@@ -80,6 +81,21 @@ class ArchiveReader {
 constexpr uint64_t kFnv1a64Basis = 0xcbf29ce484222325ull;
 uint64_t fnv1a64(std::string_view bytes, uint64_t h = kFnv1a64Basis);
 
+// Counts the bytes written to it and hashes them with FNV-1a 64, keeping none: the size and checksum of a
+// file's payload before the payload is written (a checkpoint's header comes first).
+class HashingSink : public std::streambuf {
+ public:
+  uint64_t size() const { return size_; }
+  uint64_t hash() const { return hash_; }
+
+ protected:
+  int_type overflow(int_type c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+
+ private:
+  uint64_t size_ = 0, hash_ = kFnv1a64Basis;
+};
+
 // A file's size and the FNV-1a 64 of its bytes, read in chunks (a corpus may be large); errors as read_file's.
 struct FileHash {
   uint64_t size = 0, fnv1a64 = 0;
@@ -109,5 +125,32 @@ struct WriteFault {
 };
 // QKV_FAULT parsed; an unparsable value is a qkv::Error naming it (main checks it before any work).
 WriteFault write_fault_from_env();
+
+// write_file_atomic for a file written as it is made, of a size known in advance (a checkpoint: its payload is
+// serialized straight into the file, so saving a model needs no second copy of it in memory). write() takes
+// bytes in order; commit() checks that exactly `total` came, then flushes, fsyncs and renames. Destroyed
+// without commit(), it removes PATH.tmp. The same errors and QKV_FAULT as write_file_atomic.
+class AtomicFile : public std::streambuf {
+ public:
+  AtomicFile(const std::string& path, uint64_t total, bool faults = true);
+  ~AtomicFile() override;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const char* data, size_t n);
+  void commit();
+
+ protected:
+  int_type overflow(int_type c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+
+ private:
+  void flush_buffer();
+  void put(const char* p, size_t n);
+  std::string path_, tmp_;
+  uint64_t total_, done_ = 0;  // bytes expected; bytes written to the file
+  WriteFault fault_;
+  int fd_ = -1;
+  std::vector<char> buffer_;  // small writes (cereal writes a float at a time) are gathered here
+};
 
 }  // namespace qkv

@@ -43,7 +43,7 @@ std::string RunOutput::write_checkpoint(const std::string& file) const {
   Checkpoint c = make_checkpoint(run_.config, run_.task->tokenizer(), run_.task->model(), run_.task->labels());
   ArchiveWriter w;
   run_.optimizer->write(w);
-  c.optimizer = w.bytes();
+  c.optimizer = std::move(w).take();
   c.state = run_.state;
   try {
     save_checkpoint(out_dir_ + "/" + file, c);

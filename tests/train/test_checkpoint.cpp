@@ -10,6 +10,7 @@
 #include "core/archive.h"
 #include "core/error.h"
 #include "nn/gpt.h"
+#include "temp_dir.h"
 #include "train/checkpoint.h"
 
 using namespace qkv;
@@ -57,6 +58,39 @@ TEST_CASE("archive: values round-trip and a length larger than the data is refus
   huge.u64(~0ull);  // a string length of 2^64 - 1
   ArchiveReader h(huge.bytes(), "evil");
   CHECK_THROWS_WITH_AS(h.str("name"), doctest::Contains("name declares 18446744073709551615 elements"), Error);
+}
+
+TEST_CASE("archive: a file written in pieces as it is made is the same bytes; a short one is never renamed") {
+  qkv::test::TempDir dir("atomic_file");
+  std::string big(3 << 20, '\0');  // over the 1 MB buffer, so pieces go both through it and around it
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + 3);
+  const std::string path = (dir.path / "f.bin").string();
+  {
+    AtomicFile f(path, big.size() + 5);
+    f.write("ab", 2);
+    f.write(big.data(), big.size());
+    std::ostream os(&f);
+    os << "cde";  // through the streambuf, as cereal writes
+    f.commit();
+  }
+  CHECK(read_file(path) == "ab" + big + "cde");
+
+  HashingSink sink;
+  std::ostream os(&sink);
+  os.write(big.data(), static_cast<std::streamsize>(big.size()));
+  os.put('x');
+  CHECK(sink.size() == big.size() + 1);
+  CHECK(sink.hash() == fnv1a64(big + "x"));
+
+  const std::string other = (dir.path / "g.bin").string();
+  {
+    AtomicFile f(other, 10);
+    f.write("abc", 3);
+    CHECK_THROWS_WITH_AS(f.commit(), doctest::Contains("3 bytes written where 10 were announced"), Error);
+  }
+  { AtomicFile abandoned(other, 4); }  // destroyed without commit: neither the file nor its .tmp remains
+  CHECK_FALSE(std::filesystem::exists(other));
+  CHECK_FALSE(std::filesystem::exists(other + ".tmp"));
 }
 
 TEST_CASE("checkpoint: round trip gives identical parameters, logits and state") {
