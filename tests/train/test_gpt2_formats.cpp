@@ -49,7 +49,9 @@ const Tensor& find(const NamedTensors& params, const std::string& name) {
 
 void check_same(const NamedTensors& got, const NamedTensors& want) {
   REQUIRE(got.size() == want.size());
-  for (const auto& [name, t] : want) {
+  for (const auto& entry : want) {  // not a structured binding: clang 14 cannot capture one in CAPTURE
+    const std::string& name = entry.first;
+    const Tensor& t = entry.second;
     CAPTURE(name);
     const Tensor& g = find(got, name);
     CHECK(g.shape() == t.shape());
