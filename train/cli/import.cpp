@@ -61,11 +61,9 @@ void write_gpt2_checkpoint(const ImportArgs& a, ModelConfig model, NamedTensors 
       enum_name(kActivations, model.activation));
 }
 
-Tokenizer given_tokenizer(const std::string& path) { return Tokenizer::load(path); }
-
 void import_hf(const ImportArgs& a) {
   HfModel hf = read_hf_folder(a.source);
-  std::optional<Tokenizer> tokenizer = a.tokenizer.empty() ? hf.tokenizer : given_tokenizer(a.tokenizer);
+  std::optional<Tokenizer> tokenizer = a.tokenizer.empty() ? hf.tokenizer : Tokenizer::load(a.tokenizer);
   QKV_CHECK(tokenizer.has_value(), "import: ", a.source,
             " has no vocab.json + merges.txt or tokenizer.json; give --tokenizer T.tok (qkv tokenizer import)");
   write_gpt2_checkpoint(a, hf.model, std::move(hf.params), *tokenizer,
@@ -77,7 +75,7 @@ void import_llmc(const ImportArgs& a) {
   QKV_CHECK(!a.tokenizer.empty(), "import: ", a.source,
             " is an llm.c checkpoint, which holds no tokenizer; give --tokenizer gpt2.tok (from `qkv tokenizer "
             "import encoder.json vocab.bpe --out gpt2.tok`)");
-  write_gpt2_checkpoint(a, l.model, std::move(l.params), given_tokenizer(a.tokenizer), a.source + " (llm.c)");
+  write_gpt2_checkpoint(a, l.model, std::move(l.params), Tokenizer::load(a.tokenizer), a.source + " (llm.c)");
 }
 
 // Weights under qkv's (nanoGPT's) names, for the architecture a config describes.
@@ -106,13 +104,14 @@ void import_safetensors(const ImportArgs& a) {
 void cmd_import(const ImportArgs& a) {
   check_checkpoint_target(a.out, a.overwrite, "import");
   const bool folder = std::filesystem::is_directory(a.source);
-  QKV_CHECK(folder || a.config.empty() || !is_llmc_checkpoint(first_bytes(a.source, 4)), "import: --config is for ",
-            "safetensors under qkv's names; ", a.source, " is an llm.c checkpoint and carries its own shape");
+  const bool llmc = !folder && is_llmc_checkpoint(first_bytes(a.source, 4));
+  QKV_CHECK(!llmc || a.config.empty(), "import: --config is for safetensors under qkv's names; ", a.source,
+            " is an llm.c checkpoint and carries its own shape");
   if (folder) {
     QKV_CHECK(a.config.empty(), "import: --config is for safetensors under qkv's names; ", a.source,
               " is a folder, read as Hugging Face's (its config.json gives the model)");
     import_hf(a);
-  } else if (is_llmc_checkpoint(first_bytes(a.source, 4))) {
+  } else if (llmc) {
     import_llmc(a);
   } else {
     import_safetensors(a);
