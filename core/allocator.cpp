@@ -37,7 +37,9 @@ Cache& cache() {
   return c;
 }
 
-constexpr int64_t kCacheSlack = int64_t{64} << 20;
+#ifndef QKV_NO_ALLOC_CACHE
+constexpr int64_t kCacheSlack = int64_t{64} << 20;  // see NOTE [cache bound]
+#endif
 
 void release_cached(Cache& c) {
   for (auto& [size, blocks] : c.free_lists)

@@ -13,13 +13,11 @@ GPT2_SHA256 = {
 }
 
 
-def ensure_venv(cache, name, packages, check_import):
-    """Re-runs the calling script under cache/name, a venv over /usr/bin/python3 (--system-site-packages, so
-    Debian's PyTorch is seen; Debian's python refuses a plain pip install), made and filled on first use."""
+def venv_python(cache, name, packages, check_import):
+    """The python of cache/name, a venv over /usr/bin/python3 (--system-site-packages, so Debian's PyTorch is
+    seen; Debian's python refuses a plain pip install), made and filled with `packages` on first use."""
     venv = os.path.join(cache, name)
     python = os.path.join(venv, "bin", "python")
-    if os.path.realpath(sys.prefix) == os.path.realpath(venv):
-        return
     if not os.path.exists(python):
         print(f"making {venv} ({' '.join(packages)})", flush=True)
         if subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv]).returncode != 0:
@@ -29,6 +27,14 @@ def ensure_venv(cache, name, packages, check_import):
             subprocess.run(["/usr/bin/python3", "-m", "venv", "--clear", "--system-site-packages", venv], check=True)
     if subprocess.run([python, "-c", check_import], capture_output=True).returncode != 0:
         subprocess.run([python, "-m", "pip", "install", "-q"] + packages, check=True)
+    return python
+
+
+def ensure_venv(cache, name, packages, check_import):
+    """Re-runs the calling script under venv_python(cache, name, ...) unless it already runs there."""
+    if os.path.realpath(sys.prefix) == os.path.realpath(os.path.join(cache, name)):
+        return
+    python = venv_python(cache, name, packages, check_import)
     os.execv(python, [python] + sys.argv)
 
 

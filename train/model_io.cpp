@@ -61,12 +61,16 @@ Config checkpoint_config(const Checkpoint& raw, const std::string& path, std::ve
   return parse_config(j);
 }
 
+Tokenizer checkpoint_tokenizer(const Checkpoint& raw, const std::string& path) {
+  ArchiveReader r(raw.tokenizer, path + " (tokenizer)");
+  return Tokenizer::read(r);
+}
+
 LoadedCheckpoint load_model(const std::string& path) {
   Checkpoint raw = load_checkpoint(path);
   std::vector<std::string> labels;
   Config config = checkpoint_config(raw, path, &labels);
-  ArchiveReader r(raw.tokenizer, path + " (tokenizer)");
-  Tokenizer tokenizer = Tokenizer::read(r);
+  Tokenizer tokenizer = checkpoint_tokenizer(raw, path);
   config.model = resolve_model_config(config, tokenizer, static_cast<int64_t>(labels.size()));
   AnyModel model = build_model(config.model);
   load_parameters(model.module(), raw.params);

@@ -23,6 +23,8 @@ ModelConfig resolve_model_config(const Config& config, const Tokenizer& tokenize
 
 // The config a checkpoint stores, as it was resolved; `labels` (when given) receives the classifier's label names.
 Config checkpoint_config(const Checkpoint& raw, const std::string& path, std::vector<std::string>* labels = nullptr);
+// The tokenizer a checkpoint stores; `path` names it in error messages.
+Tokenizer checkpoint_tokenizer(const Checkpoint& raw, const std::string& path);
 
 // Everything a command needs from a checkpoint. The model is in eval mode.
 struct LoadedCheckpoint {

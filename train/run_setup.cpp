@@ -20,8 +20,7 @@ namespace {
 // Fine-tuning from a checkpoint keeps its tokenizer, so that its embeddings mean the same tokens (as BERT
 // users expect); a tokenizer without the specials this task needs cannot serve, and a new one is trained.
 std::optional<Tokenizer> init_from_tokenizer(const Checkpoint& from, Config& config) {
-  ArchiveReader r(from.tokenizer, config.train.init_from + " (tokenizer)");
-  Tokenizer tokenizer = Tokenizer::read(r);
+  Tokenizer tokenizer = checkpoint_tokenizer(from, config.train.init_from);
   for (const std::string& name : task_specials(config.data.task))
     if (tokenizer.special(name) < 0) {
       std::printf(

@@ -6,7 +6,6 @@ the reference columns read "not run".
 import json
 import os
 import shlex
-import struct
 import subprocess
 import sys
 import time
@@ -195,33 +194,6 @@ def resolved_config(qkv, config, overrides, workdir, save_as=None):
     return resolved, ckpt
 
 
-def write_tok(tokenizer_json, path):
-    """A qkv tokenizer file (data/tokenizer_io.cpp, NOTE [tokenizer file]) from the `qkv.tokenizer` metadata of
-    `qkv export`: "QKVTOK", version 1, cereal's portable binary archive (an endianness byte, then little-endian
-    values; strings as a u64 length and the bytes), then the FNV-1a 64 checksum of everything before it."""
-    j = json.loads(tokenizer_json)
-    tokens = [bytes.fromhex(t) for t in j["tokens"]]
-    specials = sorted(j["specials"].items(), key=lambda kv: kv[1])
-    n_ordinary = len(tokens) - len(specials)
-    s = lambda b: struct.pack("<Q", len(b)) + b
-    body = b"\x01" + s(j["type"].encode()) + struct.pack("<I", n_ordinary) + b"".join(s(t) for t in tokens[:n_ordinary])
-    body += struct.pack("<I", len(j["merges"])) + b"".join(struct.pack("<ii", a, b) for a, b in j["merges"])
-    body += struct.pack("<I", len(specials)) + b"".join(s(name.encode()) + struct.pack("<i", i) for name, i in specials)
-    data = b"QKVTOK" + struct.pack("<I", 1) + body
-    h = 0xCBF29CE484222325
-    for c in data:
-        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    with open(path, "wb") as f:
-        f.write(data + struct.pack("<Q", h))
-
-
 def tokenizer_file(qkv, ckpt, path):
-    """Writes the checkpoint's tokenizer to PATH as a qkv tokenizer file (for `qkv tokenizer encode`), from the
-    qkv.tokenizer metadata of `qkv export`; returns that metadata as a dict."""
-    weights = path + ".safetensors"
-    run([qkv, "export", ckpt, "--out", weights])
-    with open(weights, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        meta = json.loads(f.read(n))["__metadata__"]
-    write_tok(meta["qkv.tokenizer"], path)
-    return json.loads(meta["qkv.tokenizer"])
+    """Writes the checkpoint's tokenizer to PATH as a qkv tokenizer file (for `qkv tokenizer encode`)."""
+    run([qkv, "tokenizer", "extract", ckpt, "--out", path])

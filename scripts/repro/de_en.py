@@ -2,9 +2,10 @@
 """Reproduction 3: English to German on the Ding sentence pairs (configs/seq2seq-de-en.json), qkv beside the
 PyTorch reference trained with the same recipe, scored with corpus BLEU-4 (13a) against sacrebleu.
 
-    /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--seeds 1337,1338] [--qkv build/qkv]
+    /usr/bin/python3 scripts/repro/de_en.py [--steps 8000] [--batch 64] [--seeds 1337,1338,1339] [--qkv build/qkv]
                                             [--out out/repro/de-en] [--no-reference] [--no-qkv] [--threads N]
                                             [--reference-bias zero|torch] [--stop-at STEP] [--resume]
+                                            [--cache ~/.cache/qkv]
 
 The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. With
 `--stop-at STEP` both trainings stop there (nothing is scored) and the same command with `--resume` continues
@@ -24,8 +25,8 @@ seeds, as in gpt_baby.py; every seed's figures are printed beside the mean.
    are decoded by the same `qkv translate` (greedy, and --beam 4). Each seed trains both models in OUT/seed-S:
    it sets qkv's train.seed and the reference's torch seed and batch order.
 4. BLEU-4 over 13a tokens (scripts/repro/bleu13a.py) of the detokenized outputs against the German references;
-   sacrebleu (PyPI, for the default `python3`; installed with `python3 -m pip install sacrebleu` when missing)
-   scores the same files, and the two must agree to 0.1. Passes when qkv's mean is within 1.0 BLEU of the reference's.
+   sacrebleu (PyPI, in a venv of its own made on first use in CACHE/venv-bleu, outside the repository) scores
+   the same files, and the two must agree to 0.1. Passes when qkv's mean is within 1.0 BLEU of the reference's.
 """
 import argparse
 import os
@@ -38,6 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bleu13a  # noqa: E402
 import common  # noqa: E402
 import seq2seq_reference  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from reference_env import venv_python  # noqa: E402
 from common import ROOT, fmt  # noqa: E402
 
 SPLIT_SEED = 20240601
@@ -58,28 +61,30 @@ def split_pairs(path, out_dir, n_test, n_dev):
     return files, [s for s, _ in test], [t for _, t in test]
 
 
-def sacrebleu_score(hyp_file, ref_file):
-    """sacrebleu's corpus BLEU (default: 13a, exp smoothing) from the default python3, or None."""
+def sacrebleu_score(python, hyp_file, ref_file):
+    """sacrebleu's corpus BLEU (default: 13a, exp smoothing) from the venv's python, or None."""
     code = ("import sacrebleu, sys\n"
             "h = open(sys.argv[1], encoding='utf-8').read().split('\\n')[:-1]\n"
             "r = open(sys.argv[2], encoding='utf-8').read().split('\\n')[:-1]\n"
             "b = sacrebleu.corpus_bleu(h, [r])\n"
             "print(b.score, sacrebleu.__version__)\n")
-    p = subprocess.run(["python3", "-c", code, hyp_file, ref_file], capture_output=True, text=True)
+    p = subprocess.run([python, "-c", code, hyp_file, ref_file], capture_output=True, text=True)
     if p.returncode != 0:
         return None, None
     score, version = p.stdout.split()
     return float(score), version
 
 
-def ensure_sacrebleu():
-    if subprocess.run(["python3", "-c", "import sacrebleu"], capture_output=True).returncode == 0:
-        return True
-    print("installing sacrebleu for the default python3: python3 -m pip install sacrebleu", flush=True)
-    return subprocess.run(["python3", "-m", "pip", "install", "--quiet", "sacrebleu"]).returncode == 0
+def sacrebleu_python(cache):
+    """The python of a venv with sacrebleu, or None when it cannot be made (no network: the check is skipped)."""
+    try:
+        return venv_python(cache, "venv-bleu", ["sacrebleu"], "import sacrebleu")
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"sacrebleu unavailable ({e})", flush=True)
+        return None
 
 
-def score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu):
+def score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, bleu_python):
     """{(who, beam): (our BLEU, sacrebleu's or None, its version)} for one seed's checkpoints."""
     src_text = "\n".join(test_src) + "\n"
     scores = {}
@@ -91,7 +96,7 @@ def score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, bea
             with open(hyp_file, "w", encoding="utf-8") as f:
                 f.write("\n".join(hyps) + "\n")
             ours, _ = bleu13a.corpus_bleu(hyps, test_ref)
-            sb, version = sacrebleu_score(hyp_file, ref_file) if have_sacrebleu else (None, None)
+            sb, version = sacrebleu_score(bleu_python, hyp_file, ref_file) if bleu_python else (None, None)
             scores[(who, beam)] = (ours, sb, version)
             print(f"  {os.path.basename(seed_dir)}, {who}, beam {beam}: BLEU {ours:.2f} (sacrebleu {fmt(sb, 2)}), "
                   f"e.g. {test_src[0]!r} -> {hyps[0]!r}", flush=True)
@@ -106,7 +111,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "repro", "de-en"))
     ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seeds", default="1337,1338", help="comma-separated; each seed trains both models in OUT/seed-S")
+    ap.add_argument("--seeds", default="1337,1338,1339", help="comma-separated; each seed trains both models in OUT/seed-S")
     ap.add_argument("--test", type=int, default=500, help="held-out test pairs")
     ap.add_argument("--dev", type=int, default=500, help="pairs for qkv's periodic validation")
     ap.add_argument("--beam", type=int, default=4)
@@ -120,6 +125,8 @@ def main():
                          "score nothing; continue later with --resume (long runs in chunks across sessions)")
     ap.add_argument("--resume", action="store_true",
                     help="continue the trainings stopped with --stop-at (the same --out, --steps and seeds)")
+    ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "qkv"),
+                    help="where sacrebleu's venv is made")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
     ap.add_argument("--qkv-threads", type=int, help="qkv's train.threads (default: the config's)")
     ap.add_argument("--score-only", action="store_true",
@@ -146,7 +153,7 @@ def main():
         f.write("\n".join(test_src) + "\n")
     with open(ref_file, "w", encoding="utf-8") as f:
         f.write("\n".join(test_ref) + "\n")
-    have_sacrebleu = ensure_sacrebleu()
+    bleu_python = sacrebleu_python(args.cache)
     beams = (1, args.beam)
 
     stop_at = args.stop_at if 0 < args.stop_at < args.steps else 0
@@ -182,7 +189,7 @@ def main():
                 ckpts["reference"], seconds[(seed, "reference")] = saved[args.steps], took[args.steps]
         if stop_at:  # a chunk: nothing to score until the last one
             continue
-        scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, have_sacrebleu)
+        scores[seed] = score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, beams, bleu_python)
 
     if stop_at:
         print(f"stopped after step {stop_at} of {args.steps}: continue with the same arguments and --resume "
@@ -223,8 +230,8 @@ def main():
     for seed, who, beam, ours, sb in agree:
         ok &= common.verdict(f"BLEU agrees with sacrebleu (seed {seed}, {who}, beam {beam})", abs(ours - sb) <= 0.1,
                              f"{ours:.3f} vs {sb:.3f}")
-    if not have_sacrebleu:
-        print("sacrebleu unavailable for python3: the agreement check did not run")
+    if not bleu_python:
+        print("sacrebleu unavailable: the agreement check did not run")
     what = "seed" if len(seeds) == 1 else f"mean of {len(seeds)} seeds"
     for beam in beams:
         q, r = mean("qkv", beam), mean("reference", beam)

@@ -51,7 +51,7 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
     common.run([qkv, "export", init_ckpt, "--out", weights])
     _, meta = safetensors_io.read(weights)
     tok_file = os.path.join(workdir, "shared.tok")
-    common.write_tok(meta["qkv.tokenizer"], tok_file)
+    common.tokenizer_file(qkv, init_ckpt, tok_file)
     # models.Tokenizer (and so models.from_config) decodes every token as UTF-8, which byte-level BPE tokens are
     # not: read the vocabulary here.
     tj = json.loads(meta["qkv.tokenizer"])

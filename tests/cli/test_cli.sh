@@ -47,6 +47,10 @@ grep -q "263 tokens (6 merges, 1 specials)" import.log || fail "tokenizer import
   fail "tokenizer encode --allow-special"
 "$qkv" train gpt.json --set data.tokenizer=tiny.tok --set train.max_steps=2 --set train.out_dir=tiny >tiny.log
 grep -q "vocabulary 263 (bpe)" tiny.log || fail "data.tokenizer as a .tok file: $(cat tiny.log)"
+# tokenizer extract: the checkpoint's tokenizer is the file it was trained with, byte for byte.
+"$qkv" tokenizer extract tiny/ckpt.qkv --out tiny-extracted.tok >/dev/null
+cmp -s tiny.tok tiny-extracted.tok || fail "tokenizer extract wrote another file than the one trained with"
+expect_exit 2 "tokenizer extract of a text file" "$qkv" tokenizer extract story.txt --out x.tok
 "$qkv" train gpt.json --set model.kind=encoder --set data.task=mlm --set data.tokenizer=tiny.tok \
   --set train.max_steps=2 --set train.out_dir=tinymlm >tinymlm.log
 grep -q "<PAD> = 263, <MASK> = 264, <CLS> = 265, <UNK> = 266 added" tinymlm.log ||

@@ -1,4 +1,4 @@
-// `qkv tokenizer`: train a tokenizer on a text file, import GPT-2's, or encode and decode with one.
+// `qkv tokenizer`: train a tokenizer on a text file, import GPT-2's or take a checkpoint's, encode and decode.
 #include "data/tokenizer.h"
 
 #include <chrono>
@@ -12,8 +12,10 @@
 
 #include "core/error.h"
 #include "data/text_file.h"
+#include "train/checkpoint.h"
 #include "train/cli/commands.h"
 #include "train/formats/bpe_vocab_files.h"
+#include "train/model_io.h"
 
 namespace qkv::cli {
 namespace {
@@ -38,6 +40,13 @@ void cmd_tokenizer_import(const std::vector<std::string>& files, const std::stri
   t.save(out);
   std::printf("wrote %s: %s tokenizer, %s pre-tokenizer, %d tokens (%zu merges, %zu specials)\n", out.c_str(),
               name(t.kind()), name(t.pretokenizer()), t.size(), t.merges().size(), t.specials().size());
+}
+
+// The tokenizer a checkpoint was trained with (or imported with), for `encode`/`decode` and other tools.
+void cmd_tokenizer_extract(const std::string& ckpt, const std::string& out) {
+  Tokenizer t = checkpoint_tokenizer(load_checkpoint(ckpt), ckpt);
+  t.save(out);
+  std::printf("wrote %s: %s tokenizer of %s, %d tokens\n", out.c_str(), name(t.kind()), ckpt.c_str(), t.size());
 }
 
 struct EncodeOptions {
@@ -94,13 +103,13 @@ void cmd_tokenizer_decode(const std::string& tokenizer, std::istream& in) {
 
 void add_tokenizer(CLI::App& app, Context& ctx) {
   struct Args {
-    std::string data, type = "bpe", out, tokenizer, pattern;
+    std::string data, type = "bpe", out, tokenizer, pattern, ckpt;
     int32_t vocab_size = 512;
     std::vector<std::string> files, specials;
     EncodeOptions encode;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* tok = app.add_subcommand("tokenizer", "train or import a tokenizer, encode or decode with one");
+  CLI::App* tok = app.add_subcommand("tokenizer", "train, import or extract a tokenizer, encode or decode with one");
   tok->require_subcommand(1);
   CLI::App* train = tok->add_subcommand("train", "train a tokenizer on a text file");
   train->add_option("--data", a->data, "text file")->required();
@@ -124,6 +133,13 @@ void add_tokenizer(CLI::App& app, Context& ctx) {
   import->add_option("--out", a->out, "tokenizer file to write")->required();
   ctx.on(import, [a] {
     cmd_tokenizer_import(a->files, a->pattern, a->specials, a->out);
+    return 0;
+  });
+  CLI::App* extract = tok->add_subcommand("extract", "write a checkpoint's tokenizer to a tokenizer file");
+  extract->add_option("ckpt", a->ckpt, "checkpoint")->required();
+  extract->add_option("--out", a->out, "tokenizer file to write")->required();
+  ctx.on(extract, [a] {
+    cmd_tokenizer_extract(a->ckpt, a->out);
     return 0;
   });
   CLI::App* encode = tok->add_subcommand("encode", "stdin lines to token ids");
