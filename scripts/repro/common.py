@@ -103,12 +103,52 @@ RESUMABLE = ("train.max_steps", "train.eval_interval", "train.log_interval", "tr
              "train.threads", "train.precision")
 
 
-def train(qkv, config, overrides, out_dir, what, stop_at=0, resume=False):
+def checkpoint_info(qkv, ckpt):
+    """`qkv info --json` of a checkpoint (step, config, ...), or None when the file is missing."""
+    return json.loads(run([qkv, "info", ckpt, "--json"])[0]) if os.path.exists(ckpt) else None
+
+
+def differing_overrides(config, overrides):
+    """The KEY=VALUE overrides (outside RESUMABLE) whose value the resolved config does not hold."""
+    def value(text):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    bad = []
+    for kv in overrides:
+        key, text = kv.split("=", 1)
+        node = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        same_path = isinstance(node, str) and os.path.abspath(node) == os.path.abspath(text)  # both from ROOT
+        if key not in RESUMABLE and node != value(text) and not same_path:
+            bad.append(f"{key}={text} (the checkpoint has {json.dumps(node)})")
+    return bad
+
+
+def train(qkv, config, overrides, out_dir, what, stop_at=0, resume=False, reuse=False):
     """qkv train CONFIG --set ... with its output in OUT_DIR/train.log; the eval lines are printed live.
     Returns the wall time in seconds. A rerun trains again: OUT_DIR is the script's own, so --overwrite.
     stop_at > 0: stop after that step (a checkpoint, as an interruption); resume: continue OUT_DIR/ckpt.qkv
-    instead (the overrides still apply; its log is OUT_DIR/train-resumed-STEP.log, STEP where it stops)."""
+    instead (the overrides still apply; its log is OUT_DIR/train-resumed-STEP.log, STEP where it stops).
+    reuse: a run that OUT_DIR/ckpt.qkv shows finished is kept (returns None), one that stopped early (Ctrl-C,
+    SIGTERM, or killed after a periodic checkpoint) is resumed, and only a missing one starts: a script rerun
+    with it picks up where it was stopped, so a long reproduction runs in pieces across sessions. The overrides
+    must be the ones the checkpoint was trained with."""
     os.makedirs(out_dir, exist_ok=True)
+    info = checkpoint_info(qkv, os.path.join(out_dir, "ckpt.qkv")) if reuse else None
+    if info is not None:
+        bad = differing_overrides(info["config"], overrides)
+        if bad:
+            sys.exit(f"{out_dir}: holds a run of other settings than asked for: {'; '.join(bad)}")
+        target = [int(kv.split("=", 1)[1]) for kv in overrides if kv.startswith("train.max_steps=")]
+        max_steps = target[-1] if target else info["config"]["train"]["max_steps"]
+        if info["step"] >= max_steps:
+            print(f"  {what}: reused ({out_dir}: finished at step {info['step']})", flush=True)
+            return None
+        print(f"  {what}: resuming after step {info['step']} of {max_steps}", flush=True)
+        resume = True
     if resume:  # qkv refuses --set of anything that would change the run's arithmetic; the rest is in the checkpoint
         overrides = [kv for kv in overrides if kv.split("=", 1)[0] in RESUMABLE]
     sets = [x for kv in overrides for x in ("--set", kv)] + ["--set", "train.out_dir=" + out_dir]
