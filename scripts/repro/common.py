@@ -127,15 +127,15 @@ def differing_overrides(config, overrides):
     return bad
 
 
-def train(qkv, config, overrides, out_dir, what, stop_at=0, resume=False, reuse=False):
+def train(qkv, config, overrides, out_dir, what, stop_at=0, reuse=False):
     """qkv train CONFIG --set ... with its output in OUT_DIR/train.log; the eval lines are printed live.
     Returns the wall time in seconds. A rerun trains again: OUT_DIR is the script's own, so --overwrite.
-    stop_at > 0: stop after that step (a checkpoint, as an interruption); resume: continue OUT_DIR/ckpt.qkv
-    instead (the overrides still apply; its log is OUT_DIR/train-resumed-STEP.log, STEP where it stops).
-    reuse: a run that OUT_DIR/ckpt.qkv shows finished is kept (returns None), one that stopped early (Ctrl-C,
-    SIGTERM, or killed after a periodic checkpoint) is resumed, and only a missing one starts: a script rerun
-    with it picks up where it was stopped, so a long reproduction runs in pieces across sessions. The overrides
-    must be the ones the checkpoint was trained with."""
+    stop_at > 0: stop after that step (a checkpoint, as an interruption).
+    reuse: a run that OUT_DIR/ckpt.qkv shows finished (or at stop_at) is kept (returns None), one that stopped
+    early (--stop-at, Ctrl-C, SIGTERM, or killed after a periodic checkpoint) is resumed (the overrides still
+    apply; its log is OUT_DIR/train-resumed-STEP.log, STEP where it resumes), and only a missing one starts: a
+    script rerun with it picks up where it was stopped, so a long reproduction runs in pieces across sessions.
+    The overrides must be the ones the checkpoint was trained with."""
     os.makedirs(out_dir, exist_ok=True)
     info = checkpoint_info(qkv, os.path.join(out_dir, "ckpt.qkv")) if reuse else None
     if info is not None:
@@ -144,11 +144,11 @@ def train(qkv, config, overrides, out_dir, what, stop_at=0, resume=False, reuse=
             sys.exit(f"{out_dir}: holds a run of other settings than asked for: {'; '.join(bad)}")
         target = [int(kv.split("=", 1)[1]) for kv in overrides if kv.startswith("train.max_steps=")]
         max_steps = target[-1] if target else info["config"]["train"]["max_steps"]
-        if info["step"] >= max_steps:
-            print(f"  {what}: reused ({out_dir}: finished at step {info['step']})", flush=True)
+        if info["step"] >= max_steps or 0 < stop_at <= info["step"]:
+            print(f"  {what}: reused ({out_dir}: at step {info['step']} of {max_steps})", flush=True)
             return None
         print(f"  {what}: resuming after step {info['step']} of {max_steps}", flush=True)
-        resume = True
+    resume = info is not None
     if resume:  # qkv refuses --set of anything that would change the run's arithmetic; the rest is in the checkpoint
         overrides = [kv for kv in overrides if kv.split("=", 1)[0] in RESUMABLE]
     sets = [x for kv in overrides for x in ("--set", kv)] + ["--set", "train.out_dir=" + out_dir]
@@ -160,7 +160,7 @@ def train(qkv, config, overrides, out_dir, what, stop_at=0, resume=False, reuse=
         cmd += ["--stop-at", str(stop_at)]
     print(f"  {what}: {show(cmd)}", flush=True)
     is_eval = lambda line: (line.startswith("step ") and ": train loss" in line) or line.startswith("init_from")
-    log = f"train-resumed-{stop_at or 'end'}.log" if resume else "train.log"
+    log = f"train-resumed-{info['step']}.log" if resume else "train.log"
     _, seconds = run(cmd, log=os.path.join(out_dir, log), echo=is_eval)
     print(f"  {what}: {seconds:.1f} s of wall time", flush=True)
     return seconds

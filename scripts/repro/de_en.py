@@ -9,7 +9,8 @@ PyTorch reference trained with the same recipe, scored with corpus BLEU-4 (13a) 
 
 The full run is a fixed budget of 8,000 steps of batch 64 for each model and seed: hours on 2 cores. With
 `--stop-at STEP` both trainings stop there (nothing is scored) and the same command with `--resume` continues
-them, so a run fits into sessions in chunks. `--steps 50 --seeds 1` is a smoke test of the whole pipeline.
+them, so a run fits into sessions in chunks; a run killed without --stop-at resumes from its last checkpoint
+(both models keep one every 500 steps). `--steps 50 --seeds 1` is a smoke test of the whole pipeline.
 BLEU on 500 short sentences from one training run is a noisy estimate, so the verdict is on the mean over the
 seeds, as in gpt_baby.py; every seed's figures are printed beside the mean.
 
@@ -124,7 +125,9 @@ def main():
                     help="stop both trainings after STEP (qkv's checkpoint, the reference's reference-state.pt) and "
                          "score nothing; continue later with --resume (long runs in chunks across sessions)")
     ap.add_argument("--resume", action="store_true",
-                    help="continue the trainings stopped with --stop-at (the same --out, --steps and seeds)")
+                    help="keep the trainings that finished, resume the ones stopped (--stop-at, or killed: from "
+                         "the last of the checkpoints written every 500 steps), start the missing ones (the same "
+                         "--out, --steps and seeds)")
     ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "qkv"),
                     help="where sacrebleu's venv is made")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch threads")
@@ -168,12 +171,14 @@ def main():
         ckpts = {}
         qkv_dir = os.path.join(seed_dir, "qkv")
         if not args.no_qkv and not args.score_only:
-            seconds[(seed, "qkv")] = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})",
-                                                  stop_at, args.resume)
+            took = common.train(qkv, args.config, overrides, qkv_dir, f"qkv train (seed {seed})", stop_at,
+                                reuse=args.resume)
+            if took is not None:
+                seconds[(seed, "qkv")] = took
         if os.path.exists(os.path.join(qkv_dir, "ckpt.qkv")):
             ckpts["qkv"] = os.path.join(qkv_dir, "ckpt.qkv")
         ref_ckpt = os.path.join(seed_dir, "ref", "reference.qkv")
-        if args.score_only:
+        if args.score_only or (args.resume and os.path.exists(ref_ckpt)):  # written when the training ends
             if os.path.exists(ref_ckpt):
                 ckpts["reference"] = ref_ckpt
         elif torch is not None:

@@ -38,13 +38,15 @@ def init_weights(model, torch, bias_init="zero"):
 
 
 def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, torch, save_at=(), log_every=500,
-          bias_init="zero", stop_at=0, resume=False):
+          bias_init="zero", stop_at=0, resume=False, state_every=500):
     """Trains the reference for `steps` steps; returns {step: checkpoint} and {step: seconds of training up to
     it}. The last step is written to WORKDIR/reference.qkv, each earlier step of `save_at` to
     WORKDIR/reference-STEP.qkv. bias_init: see init_weights. stop_at (0 < stop_at < steps): stop after that step
     and write WORKDIR/reference-state.pt (weights, Adam's state, the batch generator, the epoch's remaining
     batches, the dropout generator), so that a later call with resume=True continues exactly where it stopped:
-    long trainings run in chunks across sessions, as `qkv train --stop-at` and `--resume`."""
+    long trainings run in chunks across sessions, as `qkv train --stop-at` and `--resume`. The same state is
+    written every `state_every` steps (as qkv's periodic checkpoints), so a run killed without warning resumes
+    from the last one; resume=True without a state file starts from the beginning."""
     from reference import models, safetensors_io, train_ref
     os.makedirs(workdir, exist_ok=True)
     weights = os.path.join(workdir, "init.safetensors")
@@ -105,9 +107,16 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
     model.train()
     batches, start, window, saved, seconds, saving = [], time.time(), [], {}, {}, 0.0
     state_file, first = os.path.join(workdir, "reference-state.pt"), 1
-    if resume:
-        if not os.path.exists(state_file):
-            sys.exit(f"resume: {state_file} is missing (stop a run with stop_at first)")
+    def write_state(step):
+        tmp = state_file + ".tmp"  # renamed over the last one only when complete
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": g.get_state(),
+                    "dropout": torch.get_rng_state(), "batches": batches, "window": window, "saved": saved,
+                    "seconds": seconds, "step": step, "elapsed": time.time() - start - saving}, tmp)
+        os.replace(tmp, state_file)
+
+    if resume and not os.path.exists(state_file):
+        print(f"    reference: no {state_file}, so it starts from step 1", flush=True)
+    elif resume:
         st = torch.load(state_file)
         model.load_state_dict(st["model"])
         optimizer.load_state_dict(st["optimizer"])
@@ -131,12 +140,15 @@ def train(qkv, config, config_file, init_ckpt, train_tsv, steps, seed, workdir, 
             seconds[step] = at - start - saving
             saved[step] = save(f"reference-{step}")
             saving += time.time() - at
+        if step == last < steps or (state_every and step % state_every == 0 and step < last):
+            at = time.time()
+            write_state(step)
+            saving += time.time() - at
     if last < steps:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": g.get_state(),
-                    "dropout": torch.get_rng_state(), "batches": batches, "window": window, "saved": saved,
-                    "seconds": seconds, "step": last, "elapsed": time.time() - start - saving}, state_file)
         print(f"    reference stopped after step {last}: {state_file}", flush=True)
         return saved, seconds
     seconds[steps] = time.time() - start - saving
     saved[steps] = save("reference")
+    if os.path.exists(state_file):
+        os.remove(state_file)  # finished: reference.qkv is the run's result
     return saved, seconds
