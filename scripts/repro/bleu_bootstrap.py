@@ -10,7 +10,8 @@ test.reference.beamK.de. The gap is qkv's corpus BLEU minus the reference's, ave
 replacement, and the same draw is used for every seed and both models (paired), so the interval reflects which
 sentences happen to be in the test set, not the training noise between seeds (that is what several seeds are
 for). Printed: the observed mean gap, the bootstrap's 95% percentile interval, and the share of resamples where
-qkv is lower (Koehn 2004, "Statistical significance tests for machine translation evaluation").
+qkv is lower (Koehn 2004, "Statistical significance tests for machine translation evaluation"); with two seeds
+or more also the spread of the per-seed gaps and a Student's t interval of their mean, the training noise.
 """
 import argparse
 import glob
@@ -48,6 +49,10 @@ def corpus(stats, idx):
     return bleu13a.bleu_from_stats(correct, total, hyp_len, ref_len)[0]
 
 
+# Student's t two-sided 95% quantiles for 1, 2, ... 10 degrees of freedom (more: the last one, a little wide).
+T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
 def bootstrap(refs, qkv_files, ref_files, resamples, seed):
     """(observed mean gap, [gap per resample], [(qkv BLEU, reference BLEU) per file pair])."""
     pairs = []
@@ -76,6 +81,13 @@ def report(name, refs, qkv_files, ref_files, resamples, seed):
     print(f"{name}: mean gap (qkv - reference) over {len(scores)} seed(s) {observed:+.2f} BLEU, 95% interval "
           f"[{lo:+.2f}, {hi:+.2f}] ({len(gaps)} paired resamples of {len(refs)} sentences); qkv lower in "
           f"{100 * lower:.1f}% of them", flush=True)
+    if len(scores) >= 2:  # the other noise: training runs of other seeds land apart, for both models
+        per_seed = [q - r for q, r in scores]
+        sd = (sum((g - observed) ** 2 for g in per_seed) / (len(per_seed) - 1)) ** 0.5
+        t = T95[min(len(per_seed) - 1, len(T95)) - 1]
+        half = t * sd / len(per_seed) ** 0.5
+        print(f"{name}: between seeds the gap has sd {sd:.2f}; Student's t 95% interval of its mean over "
+              f"{len(per_seed)} seeds [{observed - half:+.2f}, {observed + half:+.2f}]", flush=True)
     return observed, lo, hi
 
 
