@@ -12,6 +12,8 @@ sentences happen to be in the test set, not the training noise between seeds (th
 for). Printed: the observed mean gap, the bootstrap's 95% percentile interval, and the share of resamples where
 qkv is lower (Koehn 2004, "Statistical significance tests for machine translation evaluation"); with two seeds
 or more also the spread of the per-seed gaps and a Student's t interval of their mean, the training noise.
+Passes (exit 0) when each decoding's bootstrap interval includes a gap of --within BLEU or less (default 0.5,
+issue 24's target): the interval reaches into [-0.5, +0.5].
 """
 import argparse
 import glob
@@ -23,6 +25,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bleu13a  # noqa: E402
+import common  # noqa: E402
 
 
 def read_lines(path, n=None):
@@ -91,6 +94,12 @@ def report(name, refs, qkv_files, ref_files, resamples, seed):
     return observed, lo, hi
 
 
+def within_target(name, n_seeds, lo, hi, within):
+    """The target: the mean gap's interval includes a gap of `within` BLEU or less, either way."""
+    return common.verdict(f"the mean gap's 95% interval includes a gap of {within} BLEU or less ({name}, "
+                          f"{n_seeds} seed(s))", lo <= within and hi >= -within, f"[{lo:+.2f}, {hi:+.2f}]")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", nargs="?", help="a de_en.py output folder (test.de, seed-S/test.{qkv,reference}.beamK.de)")
@@ -100,7 +109,9 @@ def main():
     ap.add_argument("--reference", nargs="+", help="the PyTorch reference's outputs, in the same seed order")
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=12345)
+    ap.add_argument("--within", type=float, default=0.5, help="the target: a gap (BLEU) the interval must reach")
     args = ap.parse_args()
+    ok = True
     if args.out:
         refs = read_lines(os.path.join(args.out, "test.de"))
         for beam in [int(b) for b in args.beams.split(",") if b]:
@@ -110,14 +121,16 @@ def main():
             seeds.sort(key=lambda d: int(re.sub(r"\D", "", os.path.basename(d)) or 0))
             if not seeds:
                 sys.exit(f"{args.out}: no seed-S folder with both {wanted[0]} and {wanted[1]}")
-            report("greedy" if beam == 1 else f"beam {beam}", refs,
-                   [os.path.join(d, f"test.qkv.beam{beam}.de") for d in seeds],
-                   [os.path.join(d, f"test.reference.beam{beam}.de") for d in seeds], args.resamples, args.seed)
-        return 0
+            name = "greedy" if beam == 1 else f"beam {beam}"
+            _, lo, hi = report(name, refs, [os.path.join(d, f"test.qkv.beam{beam}.de") for d in seeds],
+                               [os.path.join(d, f"test.reference.beam{beam}.de") for d in seeds], args.resamples,
+                               args.seed)
+            ok &= within_target(name, len(seeds), lo, hi, args.within)
+        return 0 if ok else 1
     if not (args.refs and args.qkv and args.reference) or len(args.qkv) != len(args.reference):
         sys.exit("give OUT, or --refs with as many --qkv as --reference files")
-    report("files", read_lines(args.refs), args.qkv, args.reference, args.resamples, args.seed)
-    return 0
+    _, lo, hi = report("files", read_lines(args.refs), args.qkv, args.reference, args.resamples, args.seed)
+    return 0 if within_target("files", len(args.qkv), lo, hi, args.within) else 1
 
 
 if __name__ == "__main__":
