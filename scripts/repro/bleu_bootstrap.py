@@ -13,7 +13,7 @@ for). Printed: the observed mean gap, the bootstrap's 95% percentile interval, a
 qkv is lower (Koehn 2004, "Statistical significance tests for machine translation evaluation"); with two seeds
 or more also the spread of the per-seed gaps and a Student's t interval of their mean, the training noise.
 Passes (exit 0) when each decoding's bootstrap interval includes a gap of --within BLEU or less (default 0.5,
-issue 24's target): the interval reaches into [-0.5, +0.5].
+issue 24's target): the interval reaches into [-within, +within].
 """
 import argparse
 import glob
