@@ -52,6 +52,18 @@ def corpus(stats, idx):
     return bleu13a.bleu_from_stats(correct, total, hyp_len, ref_len)[0]
 
 
+RESAMPLES, SEED, WITHIN = 1000, 12345, 0.5  # the defaults, also de_en.py's
+
+
+def hyp_file(seed_dir, who, beam):
+    """Where de_en.py writes the test translations of `who` ("qkv" or "reference") at beam width `beam`."""
+    return os.path.join(seed_dir, f"test.{who}.beam{beam}.de")
+
+
+def decoding(beam):
+    return "greedy" if beam == 1 else f"beam {beam}"
+
+
 # Student's t two-sided 95% quantiles for 1, 2, ... 10 degrees of freedom (more: the last one, a little wide).
 T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 
@@ -107,25 +119,23 @@ def main():
     ap.add_argument("--refs", help="the reference translations, one a line")
     ap.add_argument("--qkv", nargs="+", help="qkv's outputs, one file per seed")
     ap.add_argument("--reference", nargs="+", help="the PyTorch reference's outputs, in the same seed order")
-    ap.add_argument("--resamples", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=12345)
-    ap.add_argument("--within", type=float, default=0.5, help="the target: a gap (BLEU) the interval must reach")
+    ap.add_argument("--resamples", type=int, default=RESAMPLES)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--within", type=float, default=WITHIN, help="the target: a gap (BLEU) the interval must reach")
     args = ap.parse_args()
     ok = True
     if args.out:
         refs = read_lines(os.path.join(args.out, "test.de"))
         for beam in [int(b) for b in args.beams.split(",") if b]:
-            wanted = [f"test.qkv.beam{beam}.de", f"test.reference.beam{beam}.de"]
             seeds = [d for d in glob.glob(os.path.join(args.out, "seed-*"))
-                     if all(os.path.exists(os.path.join(d, f)) for f in wanted)]
+                     if all(os.path.exists(hyp_file(d, who, beam)) for who in ("qkv", "reference"))]
             seeds.sort(key=lambda d: int(re.sub(r"\D", "", os.path.basename(d)) or 0))
             if not seeds:
-                sys.exit(f"{args.out}: no seed-S folder with both {wanted[0]} and {wanted[1]}")
-            name = "greedy" if beam == 1 else f"beam {beam}"
-            _, lo, hi = report(name, refs, [os.path.join(d, f"test.qkv.beam{beam}.de") for d in seeds],
-                               [os.path.join(d, f"test.reference.beam{beam}.de") for d in seeds], args.resamples,
-                               args.seed)
-            ok &= within_target(name, len(seeds), lo, hi, args.within)
+                sys.exit(f"{args.out}: no seed-S folder with both {hyp_file('', 'qkv', beam)} and "
+                         f"{hyp_file('', 'reference', beam)}")
+            _, lo, hi = report(decoding(beam), refs, [hyp_file(d, "qkv", beam) for d in seeds],
+                               [hyp_file(d, "reference", beam) for d in seeds], args.resamples, args.seed)
+            ok &= within_target(decoding(beam), len(seeds), lo, hi, args.within)
         return 0 if ok else 1
     if not (args.refs and args.qkv and args.reference) or len(args.qkv) != len(args.reference):
         sys.exit("give OUT, or --refs with as many --qkv as --reference files")

@@ -96,7 +96,7 @@ def score_seed(qkv, seed_dir, ckpts, src_file, test_src, test_ref, ref_file, bea
         for beam in beams:
             out, _ = common.run([qkv, "translate", ckpt, "--beam", str(beam)], stdin=(src_file, src_text))
             hyps = out.split("\n")[: len(test_src)]
-            hyp_file = os.path.join(seed_dir, f"test.{who}.beam{beam}.de")
+            hyp_file = bleu_bootstrap.hyp_file(seed_dir, who, beam)
             with open(hyp_file, "w", encoding="utf-8") as f:
                 f.write("\n".join(hyps) + "\n")
             ours, _ = bleu13a.corpus_bleu(hyps, test_ref)
@@ -213,7 +213,7 @@ def main():
 
     rows = []
     for beam in beams:
-        name = "greedy" if beam == 1 else f"beam {beam}"
+        name = bleu_bootstrap.decoding(beam)
         for seed in seeds:
             rows.append([f"BLEU-4 (13a), {name}, seed {seed}", "", fmt(bleu(seed, "reference", beam), 2),
                          fmt(bleu(seed, "qkv", beam), 2)])
@@ -243,11 +243,11 @@ def main():
     for beam in beams:
         both = [s for s in seeds if bleu(s, "qkv", beam) is not None and bleu(s, "reference", beam) is not None]
         if both:
-            name = "greedy" if beam == 1 else f"beam {beam}"
-            hyps = lambda who: [os.path.join(args.out, f"seed-{s}", f"test.{who}.beam{beam}.de") for s in both]
-            _, lo, hi = bleu_bootstrap.report(name, bleu_bootstrap.read_lines(ref_file), hyps("qkv"),
-                                              hyps("reference"), 1000, 12345)
-            ok &= bleu_bootstrap.within_target(name, len(both), lo, hi, 0.5)
+            name = bleu_bootstrap.decoding(beam)
+            hyps = lambda who: [bleu_bootstrap.hyp_file(os.path.join(args.out, f"seed-{s}"), who, beam) for s in both]
+            _, lo, hi = bleu_bootstrap.report(name, test_ref, hyps("qkv"), hyps("reference"),
+                                              bleu_bootstrap.RESAMPLES, bleu_bootstrap.SEED)
+            ok &= bleu_bootstrap.within_target(name, len(both), lo, hi, bleu_bootstrap.WITHIN)
     return 0 if ok else 1
 
 
